@@ -1,0 +1,65 @@
+/** `autotunnel` with no arguments: the jnovack/autossh drop-in, configured by SSH_* variables. */
+import { statSync, accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { parseEnv, type EnvFacts, type FileInfo } from '../config/env.js';
+import { parseSettings } from '../config/settings.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { logTunnelEvent } from '../observe/event-log.js';
+import { defaultStateDir } from '../adapters/ssh-files.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { buildTunnel, findSshTools } from './wiring.js';
+import { runUntilSignal } from './lifecycle.js';
+
+export function fileInfo(path: string): FileInfo | undefined {
+  try {
+    const st = statSync(path);
+    let readable = true;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch {
+      readable = false;
+    }
+    return { isFile: st.isFile(), readable };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Docker, podman and Kubernetes each leave a mark; any one is enough for a hint. */
+export function detectContainer(env: NodeJS.ProcessEnv): boolean {
+  if (existsSync('/.dockerenv') || existsSync('/run/.containerenv') || env.container || env.KUBERNETES_SERVICE_HOST) return true;
+  try {
+    return /docker|kubepods|containerd|libpod/.test(readFileSync('/proc/1/cgroup', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export const realFacts = (env: NodeJS.ProcessEnv): EnvFacts => ({
+  fileInfo,
+  inContainer: detectContainer(env),
+  random: Math.random,
+});
+
+export function stderrLogger(env: NodeJS.ProcessEnv): Logger {
+  const settings = parseSettings(env);
+  return createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+}
+
+export async function runFromEnv(env: NodeJS.ProcessEnv): Promise<number> {
+  const settings = parseSettings(env);
+  const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+  const { spec, warnings, notices } = parseEnv(env, realFacts(env));
+  notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
+  warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
+  const tools = findSshTools(settings.ssh);
+  const { tunnel, cleanup } = buildTunnel(spec, {
+    tools,
+    stateDir: settings.stateDir ?? defaultStateDir(env),
+    stateDirExplicit: settings.stateDir !== undefined,
+    logger,
+  });
+  const supervisor = new Supervisor();
+  supervisor.events.on((e) => logTunnelEvent(logger, e));
+  supervisor.add(tunnel);
+  return runUntilSignal(supervisor, logger, cleanup);
+}

@@ -1,0 +1,111 @@
+/**
+ * The one validated description of a tunnel. Every config source (environment variables today,
+ * a YAML file and command-line flags later) produces this type; everything downstream — the ssh
+ * argv builder, the supervisor, the observers — only ever reads it.
+ */
+
+export type ForwardKind = 'local' | 'remote' | 'dynamic';
+
+/** One `-L`, `-R` or `-D` forward. */
+export interface Forward {
+  kind: ForwardKind;
+  /** Where the listener is: on this machine for local/dynamic, on the server for remote. */
+  bindAddress?: string;
+  /** 0 only for remote forwards: the server then allocates a port and ssh reports it. */
+  bindPort: number;
+  /** Where connections go; absent for dynamic (SOCKS) forwards. */
+  targetHost?: string;
+  targetPort?: number;
+}
+
+/**
+ * How the server's host key is verified. Never "accept anything": without a known_hosts file
+ * we trust on first use and refuse a changed key afterwards.
+ */
+export type HostKeyPolicy =
+  | { mode: 'known-hosts'; file: string; checkHostIp: boolean }
+  | { mode: 'pinned'; knownHostsLines: string[]; checkHostIp: boolean }
+  | { mode: 'trust-on-first-use'; checkHostIp: boolean };
+
+export interface Identity {
+  /** The key file as the user gave it (it may be copied to a private file before use). */
+  file: string;
+  /** Whether the user named it explicitly (an explicit missing file is an error). */
+  explicit: boolean;
+}
+
+export interface ServerSpec {
+  user: string;
+  host: string;
+  port: number;
+  /** Absent: ssh's own default identities and agent are used. */
+  identity?: Identity;
+  hostKey: HostKeyPolicy;
+}
+
+export interface KeepaliveSpec {
+  intervalSec: number;
+  countMax: number;
+  /** True where the value came from the user, so it is passed before (and wins over) SSH_OPTIONS. */
+  explicit: { interval: boolean; countMax: boolean };
+}
+
+export interface BackoffSpec {
+  /** Delay after the second consecutive failure; the first failure after a stable period retries at once. */
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+  /** ± fraction applied to every delay, so many tunnels don't retry in lockstep. */
+  jitter: number;
+  /** Up this long and the failure count starts again from zero. */
+  stableAfterMs: number;
+}
+
+export interface TunnelSpec {
+  name: string;
+  server: ServerSpec;
+  forwards: Forward[];
+  keepalive: KeepaliveSpec;
+  connectTimeoutSec: number;
+  /** Extra ssh arguments, already split (never through a shell) and checked. */
+  extraArgs: string[];
+  backoff: BackoffSpec;
+}
+
+export const DEFAULT_BACKOFF: BackoffSpec = {
+  initialMs: 200,
+  maxMs: 30_000,
+  multiplier: 2,
+  jitter: 0.2,
+  stableAfterMs: 10_000,
+};
+
+/**
+ * Keepalive defaults: a silent server is dropped after about interval × (countMax + 1) = 8 s,
+ * inside the 10 s budget for finding a dead link. Costs one tiny packet every 2 s while idle.
+ */
+export const DEFAULT_KEEPALIVE_INTERVAL_SEC = 2;
+export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
+export const DEFAULT_CONNECT_TIMEOUT_SEC = 10;
+
+/** A short human description of a forward, in ssh's own notation. */
+export function describeForward(f: Forward): string {
+  const bind = `${f.bindAddress ? `${bracket(f.bindAddress)}:` : ''}${f.bindPort}`;
+  switch (f.kind) {
+    case 'dynamic':
+      return `-D ${bind}`;
+    case 'local':
+      return `-L ${bind}:${bracket(f.targetHost ?? '')}:${f.targetPort}`;
+    case 'remote':
+      return `-R ${bind}:${bracket(f.targetHost ?? '')}:${f.targetPort}`;
+  }
+}
+
+/** IPv6 literals need brackets inside ssh's colon-separated forward notation. */
+export function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export function describeServer(s: ServerSpec): string {
+  return `${s.user}@${bracket(s.host)}:${s.port}`;
+}

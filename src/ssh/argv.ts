@@ -1,0 +1,69 @@
+/**
+ * The ssh command line, as a pure function of the spec. ssh keeps the first value it is given
+ * for most options, so the order encodes precedence: what supervision needs, then what the user
+ * set explicitly, then the user's extra options, then our defaults (which those may override).
+ */
+import { bracket, type Forward, type TunnelSpec } from '../config/spec.js';
+
+/** Concrete files the spec's key and host-key policy resolve to on this machine. */
+export interface SshFiles {
+  /** Private key to offer; absent → ssh's default identities and agent. */
+  identityFile?: string;
+  /** The known_hosts file ssh reads (and, in trust-on-first-use mode, writes). */
+  knownHostsFile: string;
+}
+
+export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
+  const { server, keepalive } = spec;
+  const opt = (keyword: string, value: string | number) => ['-o', `${keyword}=${value}`];
+
+  const args: string[] = [
+    // -v: readiness ("Local forwarding listening", "forwarding_success") is only reported at debug1.
+    '-v',
+    '-N',
+    ...opt('BatchMode', 'yes'),
+    ...opt('ExitOnForwardFailure', 'yes'),
+    // A user's ControlMaster in ~/.ssh/config would hide the real connection from us.
+    ...opt('ControlMaster', 'no'),
+    ...opt('ControlPath', 'none'),
+    ...opt('StrictHostKeyChecking', server.hostKey.mode === 'trust-on-first-use' ? 'accept-new' : 'yes'),
+    ...opt('UserKnownHostsFile', files.knownHostsFile),
+    ...opt('CheckHostIP', server.hostKey.checkHostIp ? 'yes' : 'no'),
+    // Keys are pinned by the user or by first use; ssh must not rewrite a mounted file.
+    ...opt('UpdateHostKeys', 'no'),
+  ];
+  if (keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
+  if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
+  if (files.identityFile) {
+    // IdentitiesOnly: agent keys tried first could exhaust the server's MaxAuthTries.
+    args.push('-i', files.identityFile, ...opt('IdentitiesOnly', 'yes'));
+  }
+
+  args.push(...spec.extraArgs);
+
+  if (!keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
+  if (!keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
+  args.push(...opt('ConnectTimeout', spec.connectTimeoutSec));
+
+  for (const f of spec.forwards) args.push(...forwardArgs(f));
+
+  args.push('-p', String(server.port), '-l', server.user, '--', server.host.replace(/^\[(.*)\]$/, '$1'));
+  return args;
+}
+
+export function forwardArgs(f: Forward): string[] {
+  const bind = `${f.bindAddress ? `${bracket(f.bindAddress)}:` : ''}${f.bindPort}`;
+  switch (f.kind) {
+    case 'dynamic':
+      return ['-D', bind];
+    case 'local':
+      return ['-L', `${bind}:${bracket(f.targetHost!)}:${f.targetPort}`];
+    case 'remote':
+      return ['-R', `${bind}:${bracket(f.targetHost!)}:${f.targetPort}`];
+  }
+}
+
+/** For logs: the command as a user could paste it, quoting only where needed. */
+export function formatCommand(command: string, args: string[]): string {
+  return [command, ...args].map((a) => (/^[A-Za-z0-9_@%+=:,./\[\]-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,117 @@
+/**
+ * Reads ssh's stderr one line at a time: progress towards "up" (from -v debug lines) and the
+ * cause of a failure (from its error lines). Texts are OpenSSH 9.x's; the fixtures in
+ * test/fixtures/ssh-stderr are real captures.
+ */
+import { makeCause, type Cause, type CauseCode } from './causes.js';
+
+export type SshProgress =
+  | { type: 'tcp_connected' }
+  | { type: 'host_key'; fingerprint: string }
+  | { type: 'host_key_added'; hostPattern: string; keyType: string }
+  | { type: 'authenticated'; method: string }
+  | { type: 'local_listening'; address: string; port: number }
+  | { type: 'remote_forward_ok'; listen: string }
+  | { type: 'remote_port_allocated'; port: number; target: string }
+  | { type: 'all_forwards_ok' };
+
+export interface SshLine {
+  /** The line without its "debugN: " prefix. */
+  text: string;
+  /** ssh's debug output (-v): parsed, not worth showing by default. */
+  debug: boolean;
+  progress?: SshProgress;
+  cause?: Cause;
+  /** Higher wins when one failure prints several lines (a specific reason over "Connection closed"). */
+  priority?: number;
+}
+
+interface Rule {
+  re: RegExp;
+  code: CauseCode;
+  priority: number;
+  summary: (m: RegExpExecArray) => string;
+}
+
+const RULES: Rule[] = [
+  { re: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed/, code: 'host_key_changed', priority: 30,
+    summary: () => "the server's host key has changed since it was trusted: connection refused (this is what a man-in-the-middle attack looks like)" },
+  { re: /No (\S+) host key is known for (\S+)/, code: 'host_key_unknown', priority: 30,
+    summary: (m) => `the server's ${m[1]} host key is not in the known_hosts file, and unknown keys are refused` },
+  { re: /Permission denied \(([^)]*)\)|Too many authentication failures/, code: 'permission_denied', priority: 30,
+    summary: (m) => `the server refused to log us in (permission denied${m[1] ? `, tried: ${m[1]}` : ''})` },
+  { re: /remote port forwarding failed for listen (?:port (\d+)|path (\S+))/, code: 'remote_forward_failed', priority: 30,
+    summary: (m) => `the server could not listen on ${m[1] ? `port ${m[1]}` : m[2]} for the -R forward` },
+  { re: /bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)|Could not request local forwarding/, code: 'local_port_in_use', priority: 25,
+    summary: (m) => `local port ${m[2] ?? m[3] ?? ''} is already in use`.replace('port  is', 'port is') },
+  { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: 28,
+    summary: (m) => (m[1] ? `ssh could not load the private key ${m[1]}: ${m[2]}` : 'ssh refused the private key file: its permissions are too open') },
+  { re: /Bad configuration option: (.*)|command-line line \d+: (.*)|Unsupported option|Bad port|Bad (?:local|remote|dynamic) forwarding specification/, code: 'ssh_option_rejected', priority: 29,
+    summary: (m) => `ssh rejected its options: ${m[1] ?? m[2] ?? m[0]}` },
+  { re: /^Timeout, server (\S+) not responding/, code: 'keepalive_timeout', priority: 20,
+    summary: (m) => `the server ${m[1]} stopped answering keepalives: the link went dead` },
+  { re: /Could not resolve hostname (\S+?):? (.*)/, code: 'dns_failure', priority: 20,
+    summary: (m) => `the server's name ${m[1]} could not be resolved (${m[2]})` },
+  { re: /connect to host (\S+) port (\d+): Connection refused/, code: 'connection_refused', priority: 20,
+    summary: (m) => `the server ${m[1]} refused the connection on port ${m[2]}: nothing is listening there (is sshd running?)` },
+  { re: /connect to host (\S+) port (\d+): (No route to host|Network is unreachable)/, code: 'no_route', priority: 20,
+    summary: (m) => `the server ${m[1]} cannot be reached: ${m[3]!.toLowerCase()}` },
+  { re: /connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out during banner exchange|Connection to (\S+) port (\d+) timed out/, code: 'connect_timeout', priority: 20,
+    summary: (m) => `no answer from the server ${m[1] ?? m[3] ?? ''} within the connect timeout: it is down or the path to it drops packets`.replace('server  within', 'server within') },
+  { re: /Host key verification failed/, code: 'host_key_rejected', priority: 15,
+    summary: () => "the server's host key could not be verified" },
+  { re: /kex_exchange_identification: (.*)/, code: 'connection_closed', priority: 12,
+    summary: (m) => `the server closed the connection before the SSH handshake (${m[1]}): sshd may be restarting, or dropping connections because too many arrive at once (its MaxStartups)` },
+  { re: /Connection (?:closed|reset) by (?:remote host|(\S+) port \d+)|Connection to (\S+) closed by remote host|send disconnect: (Broken pipe|Connection reset by peer)|Received disconnect from (\S+)[^:]*:\d+: (.*)/, code: 'connection_closed', priority: 10,
+    summary: (m) => (m[5] ? `the server closed the connection: ${m[5]}` : 'the server closed the connection') },
+];
+
+const PROGRESS: Array<{ re: RegExp; make: (m: RegExpExecArray) => SshProgress }> = [
+  { re: /^Connection established\.$/, make: () => ({ type: 'tcp_connected' }) },
+  { re: /^Server host key: \S+ (\S+)/, make: (m) => ({ type: 'host_key', fingerprint: m[1]! }) },
+  { re: /^Warning: Permanently added '([^']+)' \((\S+)\) to the list of known hosts/, make: (m) => ({ type: 'host_key_added', hostPattern: m[1]!, keyType: m[2]! }) },
+  { re: /^Authenticated to \S+ \(\S+\) using "([^"]+)"/, make: (m) => ({ type: 'authenticated', method: m[1]! }) },
+  { re: /^Local forwarding listening on (\S+) port (\d+)\./, make: (m) => ({ type: 'local_listening', address: m[1]!, port: Number(m[2]) }) },
+  { re: /^remote forward success for: listen ([^,]+),/, make: (m) => ({ type: 'remote_forward_ok', listen: m[1]! }) },
+  { re: /^Allocated port (\d+) for remote forward to (\S+)/, make: (m) => ({ type: 'remote_port_allocated', port: Number(m[1]), target: m[2]! }) },
+  { re: /^forwarding_success: all expected forwarding replies received/, make: () => ({ type: 'all_forwards_ok' }) },
+];
+
+export function parseSshLine(raw: string): SshLine {
+  const line = raw.replace(/\r$/, '');
+  const debugMatch = /^debug\d: (.*)$/.exec(line);
+  const text = debugMatch ? debugMatch[1]! : line;
+  const out: SshLine = { text, debug: debugMatch !== null };
+  for (const p of PROGRESS) {
+    const m = p.re.exec(text);
+    if (m) {
+      out.progress = p.make(m);
+      return out;
+    }
+  }
+  // Failures are reported at error level; debug lines also mention refusals on the way to a
+  // fallback (e.g. one address of several), which are not the cause.
+  if (out.debug) return out;
+  for (const r of RULES) {
+    const m = r.re.exec(text);
+    if (m) {
+      out.cause = makeCause(r.code, r.summary(m), { line: text });
+      out.priority = r.priority;
+      return out;
+    }
+  }
+  return out;
+}
+
+/** Keeps the most telling cause seen during one ssh run. */
+export class CauseTracker {
+  private best: { cause: Cause; priority: number } | undefined;
+  observe(line: SshLine): void {
+    if (line.cause && (this.best === undefined || (line.priority ?? 0) > this.best.priority)) {
+      this.best = { cause: line.cause, priority: line.priority ?? 0 };
+    }
+  }
+  get cause(): Cause | undefined {
+    return this.best?.cause;
+  }
+}

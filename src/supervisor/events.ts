@@ -1,0 +1,77 @@
+/** The state of one tunnel and the events every observer (logs, metrics, status) is fed from. */
+import type { Cause } from '../ssh/causes.js';
+
+/**
+ * - starting: created, not yet started.
+ * - connecting: ssh is running and the forwards are not confirmed yet.
+ * - up: every forward is confirmed working.
+ * - backoff: ssh is gone; waiting before the next attempt.
+ * - stopping: ssh is being stopped for good.
+ * - stopped: nothing runs, nothing will.
+ */
+export type TunnelState = 'starting' | 'connecting' | 'up' | 'backoff' | 'stopping' | 'stopped';
+
+export interface StateChange {
+  type: 'state';
+  tunnel: string;
+  at: number;
+  from: TunnelState;
+  to: TunnelState;
+  /** Why the tunnel left "up"/"connecting" or why it waits. */
+  cause?: Cause;
+  /** backoff: how long until the next attempt. */
+  delayMs?: number;
+  /** connecting: which attempt (1 = first). */
+  attempt: number;
+  /** connecting/up: the ssh process. */
+  pid?: number;
+  /** up: time from spawning ssh to confirmed forwards. */
+  connectMs?: number;
+  /** leaving up: how long it had been up. */
+  upForMs?: number;
+  /** up: ports the server allocated for -R forwards with port 0. */
+  allocatedPorts?: number[];
+}
+
+export interface Notice {
+  type: 'notice';
+  tunnel: string;
+  at: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+/** A line ssh printed, for observers that want it (debug logging). */
+export interface SshOutput {
+  type: 'ssh';
+  tunnel: string;
+  at: number;
+  line: string;
+  debug: boolean;
+}
+
+export type TunnelEvent = StateChange | Notice | SshOutput;
+
+export type Listener<T> = (event: T) => void;
+
+/** A list of listeners; an observer that throws is isolated from the supervisor. */
+export class Emitter<T> {
+  private listeners: Listener<T>[] = [];
+  on(listener: Listener<T>): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+  emit(event: T): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (e) {
+        // A broken observer must not take supervision down with it.
+        console.error(`autotunnel: an event observer failed: ${e instanceof Error ? e.stack : String(e)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What the supervisor needs from the outside world, injected so the state machine runs on a
+ * fake clock with fake processes in unit tests and on real ones in production.
+ */
+
+export interface TimerHandle {
+  readonly id: unknown;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  setTimer(ms: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+export interface SshExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (e.g. ssh not installed). */
+  error?: string;
+}
+
+/** A running ssh client, as the supervisor sees it. */
+export interface SshProcess {
+  readonly pid: number | undefined;
+  /** Every line ssh writes to stderr (and stdout), in order. */
+  onLine(listener: (line: string) => void): void;
+  /** Called once, after the last line. */
+  onExit(listener: (exit: SshExit) => void): void;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export type SpawnSsh = (args: string[]) => SshProcess;
+
+/** Resolves true when a plain TCP connect succeeds within the timeout; never rejects. */
+export type ProbeTcp = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return { id: t };
+  },
+  clearTimer: (h) => clearTimeout(h.id as NodeJS.Timeout),
+};
