@@ -101,7 +101,9 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   const rawMode = get('SSH_MODE');
   let kind: ForwardKind = 'remote';
   if (rawMode !== undefined) {
-    const k = MODES[rawMode] ?? MODES[rawMode.toUpperCase()];
+    // Own keys only: "constructor" or "toString" must not pass as a mode via Object.prototype.
+    const lookup = (m: string) => (Object.hasOwn(MODES, m) ? MODES[m] : undefined);
+    const k = lookup(rawMode) ?? lookup(rawMode.toUpperCase());
     if (k) kind = k;
     else bad('SSH_MODE', rawMode, 'expected -R (remote forward, the default), -L (local forward) or -D (SOCKS proxy); R, L and D are accepted too');
   }
@@ -200,7 +202,8 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     else {
       keepalive.countMax = n;
       keepalive.explicit.countMax = true;
-      if (n === 0) warnings.push('SSH_SERVER_ALIVE_COUNT_MAX=0 makes ssh never drop an unresponsive server: a dead link stays "up"');
+      // OpenSSH exits at the first keepalive check when the count is 0 ("Timeout, server not responding").
+      if (n === 0) warnings.push('SSH_SERVER_ALIVE_COUNT_MAX=0 makes ssh give up after a single keepalive interval without traffic, even on a healthy idle link, so the tunnel keeps reconnecting; use 1 or more');
     }
   }
 

@@ -29,6 +29,11 @@ export function splitShellWords(input: string): string[] {
       i++;
       continue;
     }
+    // Backslash-newline is a line continuation: removed entirely, so it neither starts nor ends a word.
+    if (c === '\\' && input[i + 1] === '\n') {
+      i += 2;
+      continue;
+    }
     inWord = true;
     if (c === "'") {
       const end = input.indexOf("'", i + 1);
@@ -58,7 +63,7 @@ export function splitShellWords(input: string): string[] {
       if (!closed) throw new ShellWordsError(`unbalanced double quote at position ${start + 1}`, start);
     } else if (c === '\\') {
       if (i + 1 >= input.length) throw new ShellWordsError(`trailing backslash at position ${i + 1}`, i);
-      if (input[i + 1] !== '\n') word += input[i + 1];
+      word += input[i + 1];
       i += 2;
     } else {
       word += c;

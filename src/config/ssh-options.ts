@@ -96,7 +96,8 @@ export function checkExtraArgs(args: string[]): ExtraArgsCheck {
 }
 
 function checkKeyword(setting: string, out: ExtraArgsCheck): void {
-  const match = /^\s*([A-Za-z]+)\s*(?:=|\s)\s*(.*)$/.exec(setting);
+  // Keywords may contain digits (ForwardX11, PKCS11Provider).
+  const match = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=|\s)\s*(.*)$/.exec(setting);
   if (!match) {
     out.errors.push(`-o "${setting}" is not of the form Keyword=value`);
     return;
@@ -104,9 +105,9 @@ function checkKeyword(setting: string, out: ExtraArgsCheck): void {
   const keyword = match[1]!.toLowerCase();
   out.keywords.add(keyword);
   if (keyword === 'remoteforward') out.addsRemoteForward = true;
-  if (REFUSED_KEYWORDS[keyword]) {
+  if (Object.hasOwn(REFUSED_KEYWORDS, keyword)) {
     out.errors.push(`-o ${match[1]} is not allowed: ${REFUSED_KEYWORDS[keyword]}`);
-  } else if (CONTROLLED_KEYWORDS[keyword]) {
+  } else if (Object.hasOwn(CONTROLLED_KEYWORDS, keyword)) {
     out.warnings.push(`-o ${match[1]}=${match[2]} is ignored: ${CONTROLLED_KEYWORDS[keyword]}`);
   }
 }

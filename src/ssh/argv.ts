@@ -65,5 +65,6 @@ export function forwardArgs(f: Forward): string[] {
 
 /** For logs: the command as a user could paste it, quoting only where needed. */
 export function formatCommand(command: string, args: string[]): string {
-  return [command, ...args].map((a) => (/^[A-Za-z0-9_@%+=:,./\[\]-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  // "[" and "]" are glob characters: zsh refuses an unquoted [::1]:8080 ("no matches found").
+  return [command, ...args].map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
