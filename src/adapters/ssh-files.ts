@@ -3,7 +3,7 @@
  * permissions ssh would refuse into a private file, writes a pinned host key to a known_hosts
  * file, and picks the file where keys trusted on first use are remembered.
  */
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
@@ -25,13 +25,17 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'autotunnel');
 }
 
-/** A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never reaches a disk. */
+/**
+ * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
+ * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
+ */
 function makeRuntimeDir(): string {
   for (const base of ['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()]) {
     if (!base) continue;
     try {
       accessSync(base, constants.W_OK);
-      const dir = mkdtempSync(join(base, 'autotunnel-'));
+      removeOrphanedRuntimeDirs(base);
+      const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
       chmodSync(dir, 0o700);
       return dir;
     } catch {
@@ -39,6 +43,35 @@ function makeRuntimeDir(): string {
     }
   }
   throw new Error('could not create a private temporary directory for the key copy (tried /dev/shm, $XDG_RUNTIME_DIR and the system temp dir)');
+}
+
+/** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
+export function removeOrphanedRuntimeDirs(base: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const m = /^autotunnel-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || processExists(Number(m[1]))) continue;
+    try {
+      const path = join(base, name);
+      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** True when ssh would refuse the key file as it is ("UNPROTECTED PRIVATE KEY FILE"). */

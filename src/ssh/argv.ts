@@ -27,10 +27,12 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     ...opt('ControlMaster', 'no'),
     ...opt('ControlPath', 'none'),
     ...opt('StrictHostKeyChecking', server.hostKey.mode === 'trust-on-first-use' ? 'accept-new' : 'yes'),
-    ...opt('UserKnownHostsFile', files.knownHostsFile),
+    ...opt('UserKnownHostsFile', sshConfigPath(files.knownHostsFile)),
     ...opt('CheckHostIP', server.hostKey.checkHostIp ? 'yes' : 'no'),
     // Keys are pinned by the user or by first use; ssh must not rewrite a mounted file.
     ...opt('UpdateHostKeys', 'no'),
+    // Keys trusted on first use stay readable (Debian's ssh_config hashes them): one can see whose key it is.
+    ...opt('HashKnownHosts', 'no'),
   ];
   if (keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
   if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
@@ -49,6 +51,16 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
 
   args.push('-p', String(server.port), '-l', server.user, '--', server.host.replace(/^\[(.*)\]$/, '$1'));
   return args;
+}
+
+/**
+ * A file name as the value of an -o option. ssh splits that value into words as in its config
+ * files (a space would make "/a b/known_hosts" two files) and then expands %-tokens in it
+ * ("%d" is the home directory, an unknown "%x" is fatal), so quote and escape what it would read.
+ */
+export function sshConfigPath(path: string): string {
+  const escaped = path.replace(/%/g, '%%');
+  return /[\s"'\\#]/.test(escaped) ? `"${escaped.replace(/["\\]/g, '\\$&')}"` : escaped;
 }
 
 export function forwardArgs(f: Forward): string[] {

@@ -11,6 +11,7 @@ export type SshProgress =
   | { type: 'host_key_added'; hostPattern: string; keyType: string }
   | { type: 'authenticated'; method: string }
   | { type: 'local_listening'; address: string; port: number }
+  | { type: 'session_started' }
   | { type: 'remote_forward_ok'; listen: string }
   | { type: 'remote_port_allocated'; port: number; target: string }
   | { type: 'all_forwards_ok' };
@@ -72,6 +73,9 @@ const PROGRESS: Array<{ re: RegExp; make: (m: RegExpExecArray) => SshProgress }>
   { re: /^Warning: Permanently added '([^']+)' \((\S+)\) to the list of known hosts/, make: (m) => ({ type: 'host_key_added', hostPattern: m[1]!, keyType: m[2]! }) },
   { re: /^Authenticated to \S+ \(\S+\) using "([^"]+)"/, make: (m) => ({ type: 'authenticated', method: m[1]! }) },
   { re: /^Local forwarding listening on (\S+) port (\d+)\./, make: (m) => ({ type: 'local_listening', address: m[1]!, port: Number(m[2]) }) },
+  // Printed once forwarding setup is done; "Local forwarding listening" comes BEFORE bind(),
+  // so only this line proves the local listeners were bound (ExitOnForwardFailure exits otherwise).
+  { re: /^Entering interactive session\./, make: () => ({ type: 'session_started' }) },
   { re: /^remote forward success for: listen ([^,]+),/, make: (m) => ({ type: 'remote_forward_ok', listen: m[1]! }) },
   { re: /^Allocated port (\d+) for remote forward to (\S+)/, make: (m) => ({ type: 'remote_port_allocated', port: Number(m[1]), target: m[2]! }) },
   { re: /^forwarding_success: all expected forwarding replies received/, make: () => ({ type: 'all_forwards_ok' }) },

@@ -63,6 +63,7 @@ interface Attempt {
   causes: CauseTracker;
   tcpConnected: boolean;
   localListening: Set<number>;
+  sessionStarted: boolean;
   localConfirmed: boolean;
   localProbing: boolean;
   remoteOk: number;
@@ -191,6 +192,7 @@ export class Tunnel {
       causes: new CauseTracker(),
       tcpConnected: false,
       localListening: new Set(),
+      sessionStarted: false,
       localConfirmed: this.localForwards.length === 0,
       localProbing: false,
       remoteOk: 0,
@@ -255,13 +257,19 @@ export class Tunnel {
       case 'all_forwards_ok':
         attempt.allRemoteOk = true;
         break;
+      case 'session_started':
+        attempt.sessionStarted = true;
+        break;
       case 'authenticated':
         break;
     }
     this.checkReady(attempt);
   }
 
-  /** Up means every forward works: local listeners accept, the server confirmed every -R. */
+  /**
+   * Up means every forward works: ssh got past forwarding setup with every local listener bound
+   * (and the port accepts a connection), and the server confirmed every -R.
+   */
   private checkReady(attempt: Attempt): void {
     if (this.current !== attempt || this.state !== 'connecting') return;
     // With ExitOnForwardFailure ssh confirms every -R ("remote forward success"), then says
@@ -272,7 +280,7 @@ export class Tunnel {
       (this.deps.extraRemoteForwards ? attempt.allRemoteOk : attempt.allRemoteOk || attempt.remoteOk >= this.remoteForwards.length);
     if (!attempt.localConfirmed) {
       const allListening = this.localForwards.every((f) => attempt.localListening.has(f.bindPort));
-      if (allListening && !attempt.localProbing) {
+      if (allListening && attempt.sessionStarted && !attempt.localProbing) {
         attempt.localProbing = true;
         void this.confirmLocal(attempt);
       }

@@ -14,6 +14,7 @@ const LINES = {
   established: 'debug1: Connection established.',
   authenticated: 'Authenticated to bastion.example ([192.0.2.1]:22) using "publickey".',
   listening: (port: number) => `debug1: Local forwarding listening on 127.0.0.1 port ${port}.`,
+  session: 'debug1: Entering interactive session.',
   remoteOk: (port: number) => `debug1: remote forward success for: listen 127.0.0.1:${port}, connect localhost:80`,
   allOk: 'debug1: forwarding_success: all expected forwarding replies received',
   refused: 'ssh: connect to host bastion.example port 22: Connection refused',
@@ -54,7 +55,7 @@ function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; extraRemo
 /** Brings a -L tunnel up through the lines real ssh prints. */
 async function bringUpLocal(t: ReturnType<typeof setup>, port = 8080) {
   t.probe.set('127.0.0.1', port, 'open');
-  t.spawner.last.say(LINES.established, LINES.authenticated, LINES.listening(port));
+  t.spawner.last.say(LINES.established, LINES.authenticated, LINES.listening(port), LINES.session);
   await t.clock.advance(0);
 }
 
@@ -69,6 +70,11 @@ describe('Tunnel: becoming up', () => {
     await t.clock.advance(50);
     assert.equal(t.tunnel.currentState, 'connecting', 'authenticated is not enough');
     t.spawner.last.say(LINES.listening(8080));
+    t.probe.set('127.0.0.1', 8080, 'open');
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.currentState, 'connecting', 'ssh says "listening" before bind(): not proof until setup is done');
+    t.probe.set('127.0.0.1', 8080, 'refused');
+    t.spawner.last.say(LINES.session);
     await t.clock.advance(0);
     assert.equal(t.tunnel.currentState, 'connecting', 'a port that refuses is not up');
     t.probe.set('127.0.0.1', 8080, 'open');
@@ -93,7 +99,7 @@ describe('Tunnel: becoming up', () => {
     const t = setup();
     t.tunnel.start();
     t.probe.set('127.0.0.1', 9999, 'open');
-    t.spawner.last.say(LINES.listening(9999));
+    t.spawner.last.say(LINES.listening(9999), LINES.session);
     await t.clock.advance(100);
     assert.equal(t.tunnel.currentState, 'connecting');
   });
