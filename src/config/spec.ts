@@ -70,6 +70,8 @@ export interface TunnelSpec {
   /** Extra ssh arguments, already split (never through a shell) and checked. */
   extraArgs: string[];
   backoff: BackoffSpec;
+  /** Whether readiness (/readyz, `autotunnel health`) waits for this tunnel; default true. */
+  required?: boolean;
 }
 
 export const DEFAULT_BACKOFF: BackoffSpec = {
