@@ -111,6 +111,8 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
     const policy = spec.server.hostKey;
     if (policy.mode === 'known-hosts') {
       knownHostsFile = policy.file;
+    } else if (policy.mode === 'ssh-config') {
+      knownHostsFile = '~/.ssh/known_hosts';
     } else if (policy.mode === 'pinned') {
       knownHostsFile = join(runtime(), `${spec.name}.known_hosts`);
       writeFileSync(knownHostsFile, policy.knownHostsLines.join('\n') + '\n', { mode: 0o600 });

@@ -1,10 +1,15 @@
-/** A plain TCP connect, closed at once: "does anything answer on host:port?" */
+/** A plain connect, closed at once: "does anything answer on host:port?" */
 import { connect } from 'node:net';
 import type { ProbeTcp } from '../supervisor/ports.js';
 
-export const probeTcp: ProbeTcp = (host, port, timeoutMs) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port });
+export const probeTcp: ProbeTcp = (host, port, timeoutMs) => probe({ host, port }, timeoutMs);
+
+/** The same for a Unix socket a local forward listens on. */
+export const probeUnix = (path: string, timeoutMs: number): Promise<boolean> => probe({ path }, timeoutMs);
+
+function probe(target: { host: string; port: number } | { path: string }, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(target);
     let settled = false;
     const done = (ok: boolean) => {
       if (settled) return;
@@ -17,3 +22,4 @@ export const probeTcp: ProbeTcp = (host, port, timeoutMs) =>
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}

@@ -18,7 +18,8 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
   let logFormat: LogFormat = 'text';
   const rawFormat = get('AUTOTUNNEL_LOG_FORMAT');
   if (rawFormat !== undefined) {
-    if (rawFormat === 'text' || rawFormat === 'json') logFormat = rawFormat;
+    const f = rawFormat.toLowerCase();
+    if (f === 'text' || f === 'json') logFormat = f;
     else problems.push({ where: 'AUTOTUNNEL_LOG_FORMAT', value: rawFormat, expected: 'expected "text" (readable lines, the default) or "json" (one JSON object per line)' });
   }
   let logLevel: LogLevel = 'info';

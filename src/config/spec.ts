@@ -11,11 +11,15 @@ export interface Forward {
   kind: ForwardKind;
   /** Where the listener is: on this machine for local/dynamic, on the server for remote. */
   bindAddress?: string;
-  /** 0 only for remote forwards: the server then allocates a port and ssh reports it. */
+  /** 0 for remote forwards lets the server allocate a port (ssh reports it); 0 when bindSocket is set. */
   bindPort: number;
+  /** A Unix socket path to listen on instead of a TCP port. */
+  bindSocket?: string;
   /** Where connections go; absent for dynamic (SOCKS) forwards. */
   targetHost?: string;
   targetPort?: number;
+  /** A Unix socket to connect to instead of host:port. */
+  targetSocket?: string;
 }
 
 /**
@@ -25,7 +29,9 @@ export interface Forward {
 export type HostKeyPolicy =
   | { mode: 'known-hosts'; file: string; checkHostIp: boolean }
   | { mode: 'pinned'; knownHostsLines: string[]; checkHostIp: boolean }
-  | { mode: 'trust-on-first-use'; checkHostIp: boolean };
+  | { mode: 'trust-on-first-use'; checkHostIp: boolean }
+  /** One-off and autossh-style command lines: ssh's own configuration decides (with BatchMode, unknown keys fail). */
+  | { mode: 'ssh-config' };
 
 export interface Identity {
   /** The key file as the user gave it (it may be copied to a private file before use). */
@@ -41,6 +47,10 @@ export interface ServerSpec {
   /** Absent: ssh's own default identities and agent are used. */
   identity?: Identity;
   hostKey: HostKeyPolicy;
+  /** Jump hosts ([user@]host[:port]), in order → -J. */
+  jump?: string[];
+  /** Port/user not given on an ssh-style command line: no -p/-l, so ssh's own config decides. */
+  implicit?: { port?: boolean; user?: boolean };
 }
 
 export interface KeepaliveSpec {
@@ -90,17 +100,19 @@ export const DEFAULT_KEEPALIVE_INTERVAL_SEC = 2;
 export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
 export const DEFAULT_CONNECT_TIMEOUT_SEC = 10;
 
-/** A short human description of a forward, in ssh's own notation. */
+/** The forward in ssh's own notation, e.g. `-L 127.0.0.1:5432:db:5432`. */
 export function describeForward(f: Forward): string {
-  const bind = `${f.bindAddress ? `${bracket(f.bindAddress)}:` : ''}${f.bindPort}`;
-  switch (f.kind) {
-    case 'dynamic':
-      return `-D ${bind}`;
-    case 'local':
-      return `-L ${bind}:${bracket(f.targetHost ?? '')}:${f.targetPort}`;
-    case 'remote':
-      return `-R ${bind}:${bracket(f.targetHost ?? '')}:${f.targetPort}`;
-  }
+  return `${FLAG[f.kind]} ${forwardSpec(f)}`;
+}
+
+const FLAG: Record<ForwardKind, string> = { local: '-L', remote: '-R', dynamic: '-D' };
+
+/** The argument of -L/-R/-D for this forward. */
+export function forwardSpec(f: Forward): string {
+  const bind = f.bindSocket ?? `${f.bindAddress ? `${bracket(f.bindAddress)}:` : ''}${f.bindPort}`;
+  if (f.kind === 'dynamic') return bind;
+  const target = f.targetSocket ?? `${bracket(f.targetHost ?? '')}:${f.targetPort}`;
+  return `${bind}:${target}`;
 }
 
 /** IPv6 literals need brackets inside ssh's colon-separated forward notation. */

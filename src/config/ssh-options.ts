@@ -41,6 +41,10 @@ const CONTROLLED_KEYWORDS: Record<string, string> = {
 
 /** `-o` keywords that cannot work under supervision at all. */
 const REFUSED_KEYWORDS: Record<string, string> = {
+  // ssh keeps the first value, so these would silently beat the dedicated settings.
+  port: 'set the port with SSH_REMOTE_PORT (or port: in a config file, -p on a command line)',
+  user: 'set the user with SSH_REMOTE_USER (or user: in a config file, -l on a command line)',
+  hostname: 'set the host with SSH_REMOTE_HOST (or host: in a config file)',
   forkafterauthentication: 'it sends ssh to the background, where autotunnel can no longer supervise it',
   remotecommand: 'a tunnel runs no remote command (-N)',
   stdinnull: 'autotunnel already runs ssh with no input',

@@ -8,6 +8,9 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
       // ssh's own lines are already summed up as causes; shown in full only when debugging.
       if (logger.enabled('debug')) logger.log('debug', `ssh: ${e.line}`, { tunnel: e.tunnel });
       return;
+    case 'removed':
+      logger.log('info', 'removed: no longer in the configuration', { tunnel: e.tunnel });
+      return;
     case 'notice':
       logger.log(e.level, e.message, { tunnel: e.tunnel, ...e.fields });
       return;

@@ -3,7 +3,7 @@
  * for most options, so the order encodes precedence: what supervision needs, then what the user
  * set explicitly, then the user's extra options, then our defaults (which those may override).
  */
-import { bracket, type Forward, type TunnelSpec } from '../config/spec.js';
+import { forwardSpec, type Forward, type TunnelSpec } from '../config/spec.js';
 
 /** Concrete files the spec's key and host-key policy resolve to on this machine. */
 export interface SshFiles {
@@ -26,14 +26,20 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     // A user's ControlMaster in ~/.ssh/config would hide the real connection from us.
     ...opt('ControlMaster', 'no'),
     ...opt('ControlPath', 'none'),
-    ...opt('StrictHostKeyChecking', server.hostKey.mode === 'trust-on-first-use' ? 'accept-new' : 'yes'),
-    ...opt('UserKnownHostsFile', sshConfigPath(files.knownHostsFile)),
-    ...opt('CheckHostIP', server.hostKey.checkHostIp ? 'yes' : 'no'),
-    // Keys are pinned by the user or by first use; ssh must not rewrite a mounted file.
-    ...opt('UpdateHostKeys', 'no'),
-    // Keys trusted on first use stay readable (Debian's ssh_config hashes them): one can see whose key it is.
-    ...opt('HashKnownHosts', 'no'),
   ];
+  const hostKey = server.hostKey;
+  // ssh-config mode (ssh-style command lines): the user's own known_hosts and settings apply.
+  if (hostKey.mode !== 'ssh-config') {
+    args.push(
+      ...opt('StrictHostKeyChecking', hostKey.mode === 'trust-on-first-use' ? 'accept-new' : 'yes'),
+      ...opt('UserKnownHostsFile', sshConfigPath(files.knownHostsFile)),
+      ...opt('CheckHostIP', hostKey.checkHostIp ? 'yes' : 'no'),
+      // Keys are pinned by the user or by first use; ssh must not rewrite a mounted file.
+      ...opt('UpdateHostKeys', 'no'),
+      // Keys trusted on first use stay readable (Debian's ssh_config hashes them): one can see whose key it is.
+      ...opt('HashKnownHosts', 'no'),
+    );
+  }
   if (keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
   if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
   if (files.identityFile) {
@@ -41,6 +47,7 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     args.push('-i', files.identityFile, ...opt('IdentitiesOnly', 'yes'));
   }
 
+  if (server.jump?.length) args.push('-J', server.jump.join(','));
   args.push(...spec.extraArgs);
 
   if (!keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
@@ -49,7 +56,9 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
 
   for (const f of spec.forwards) args.push(...forwardArgs(f));
 
-  args.push('-p', String(server.port), '-l', server.user, '--', server.host.replace(/^\[(.*)\]$/, '$1'));
+  if (!server.implicit?.port) args.push('-p', String(server.port));
+  if (!server.implicit?.user) args.push('-l', server.user);
+  args.push('--', server.host.replace(/^\[(.*)\]$/, '$1'));
   return args;
 }
 
@@ -64,15 +73,7 @@ export function sshConfigPath(path: string): string {
 }
 
 export function forwardArgs(f: Forward): string[] {
-  const bind = `${f.bindAddress ? `${bracket(f.bindAddress)}:` : ''}${f.bindPort}`;
-  switch (f.kind) {
-    case 'dynamic':
-      return ['-D', bind];
-    case 'local':
-      return ['-L', `${bind}:${bracket(f.targetHost!)}:${f.targetPort}`];
-    case 'remote':
-      return ['-R', `${bind}:${bracket(f.targetHost!)}:${f.targetPort}`];
-  }
+  return [f.kind === 'local' ? '-L' : f.kind === 'remote' ? '-R' : '-D', forwardSpec(f)];
 }
 
 /** For logs: the command as a user could paste it, quoting only where needed. */

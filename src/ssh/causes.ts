@@ -78,7 +78,7 @@ export interface HintContext {
   host: string;
   port: number;
   user: string;
-  hostKeyMode: 'known-hosts' | 'pinned' | 'trust-on-first-use';
+  hostKeyMode: 'known-hosts' | 'pinned' | 'trust-on-first-use' | 'ssh-config';
   knownHostsFile: string;
   identityFile?: string;
   /** The -R ports, for the stale-listener hint. */

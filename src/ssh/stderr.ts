@@ -11,6 +11,7 @@ export type SshProgress =
   | { type: 'host_key_added'; hostPattern: string; keyType: string }
   | { type: 'authenticated'; method: string }
   | { type: 'local_listening'; address: string; port: number }
+  | { type: 'local_listening_path'; path: string }
   | { type: 'session_started' }
   | { type: 'remote_forward_ok'; listen: string }
   | { type: 'remote_port_allocated'; port: number; target: string }
@@ -73,6 +74,7 @@ const PROGRESS: Array<{ re: RegExp; make: (m: RegExpExecArray) => SshProgress }>
   { re: /^Warning: Permanently added '([^']+)' \((\S+)\) to the list of known hosts/, make: (m) => ({ type: 'host_key_added', hostPattern: m[1]!, keyType: m[2]! }) },
   { re: /^Authenticated to \S+ \(\S+\) using "([^"]+)"/, make: (m) => ({ type: 'authenticated', method: m[1]! }) },
   { re: /^Local forwarding listening on (\S+) port (\d+)\./, make: (m) => ({ type: 'local_listening', address: m[1]!, port: Number(m[2]) }) },
+  { re: /^Local forwarding listening on path (.+)\.$/, make: (m) => ({ type: 'local_listening_path', path: m[1]! }) },
   // Printed once forwarding setup is done; "Local forwarding listening" comes BEFORE bind(),
   // so only this line proves the local listeners were bound (ExitOnForwardFailure exits otherwise).
   { re: /^Entering interactive session\./, make: () => ({ type: 'session_started' }) },

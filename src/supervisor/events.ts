@@ -51,7 +51,14 @@ export interface SshOutput {
   debug: boolean;
 }
 
-export type TunnelEvent = StateChange | Notice | SshOutput;
+/** The tunnel is no longer supervised (removed from the configuration); it was stopped first. */
+export interface TunnelRemoved {
+  type: 'removed';
+  tunnel: string;
+  at: number;
+}
+
+export type TunnelEvent = StateChange | Notice | SshOutput | TunnelRemoved;
 
 export type Listener<T> = (event: T) => void;
 

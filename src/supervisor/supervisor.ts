@@ -1,19 +1,83 @@
 /** Every tunnel of one autotunnel process, and the merged stream of their events. */
+import { isDeepStrictEqual } from 'node:util';
+import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
 import type { Tunnel, TunnelStatus } from './tunnel.js';
 
+/** A tunnel and what must be undone once it is gone (its private key copy, say). */
+export interface Supervised {
+  tunnel: Tunnel;
+  cleanup: () => void;
+}
+
+export interface ReconcileResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+}
+
 export class Supervisor {
   readonly events = new Emitter<TunnelEvent>();
-  private readonly tunnels = new Map<string, { tunnel: Tunnel; unsubscribe: () => void }>();
+  private readonly tunnels = new Map<string, Supervised & { unsubscribe: () => void }>();
+  private started = false;
 
-  add(tunnel: Tunnel): void {
+  constructor(private readonly now: () => number = Date.now) {}
+
+  add(tunnel: Tunnel, cleanup: () => void = () => {}): void {
     if (this.tunnels.has(tunnel.name)) throw new Error(`a tunnel named "${tunnel.name}" already exists`);
     const unsubscribe = tunnel.events.on((e) => this.events.emit(e));
-    this.tunnels.set(tunnel.name, { tunnel, unsubscribe });
+    this.tunnels.set(tunnel.name, { tunnel, cleanup, unsubscribe });
+    if (this.started) tunnel.start();
+  }
+
+  /** Stops a tunnel, removes it and cleans up after it. */
+  async remove(name: string): Promise<void> {
+    const entry = this.tunnels.get(name);
+    if (!entry) return;
+    this.tunnels.delete(name);
+    await entry.tunnel.stop();
+    entry.unsubscribe();
+    entry.cleanup();
+    this.events.emit({ type: 'removed', tunnel: name, at: this.now() });
+  }
+
+  /**
+   * Makes the running set match `specs`: a tunnel whose spec is unchanged is not touched (its
+   * ssh and the connections through it live on), removed ones stop, new and changed ones start.
+   */
+  async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
+    const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [] };
+    const wanted = new Map(specs.map((s) => [s.name, s]));
+    for (const name of [...this.tunnels.keys()]) {
+      if (!wanted.has(name)) {
+        result.removed.push(name);
+        await this.remove(name);
+      }
+    }
+    for (const spec of specs) {
+      const existing = this.tunnels.get(spec.name);
+      if (existing && isDeepStrictEqual(existing.tunnel.spec, spec)) {
+        result.unchanged.push(spec.name);
+        continue;
+      }
+      if (existing) {
+        result.changed.push(spec.name);
+        await this.remove(spec.name);
+      } else result.added.push(spec.name);
+      const built = build(spec);
+      this.add(built.tunnel, built.cleanup);
+    }
+    return result;
   }
 
   startAll(): void {
+    this.started = true;
     for (const { tunnel } of this.tunnels.values()) tunnel.start();
+  }
+
+  get(name: string): Tunnel | undefined {
+    return this.tunnels.get(name)?.tunnel;
   }
 
   list(): Tunnel[] {
@@ -30,5 +94,6 @@ export class Supervisor {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.list().map((t) => t.stop()));
+    for (const entry of this.tunnels.values()) entry.cleanup();
   }
 }

@@ -9,6 +9,7 @@ import { CauseTracker, parseSshLine, type SshProgress } from '../ssh/stderr.js';
 import { retryDelayMs } from './backoff.js';
 import { Emitter, type Notice, type TunnelEvent, type TunnelState } from './events.js';
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from './ports.js';
+import type { HandshakeGate, Release } from './handshake-gate.js';
 
 /** At most one reachability probe a second, each given this long to connect. */
 export const PROBE_INTERVAL_MS = 1_000;
@@ -37,6 +38,10 @@ export interface TunnelDeps {
   indirect?: boolean;
   /** True when extra ssh arguments add -R forwards, so readiness waits for every reply. */
   extraRemoteForwards?: boolean;
+  /** Limits concurrent handshakes per server; absent → no limit. */
+  gate?: HandshakeGate;
+  /** Connects to a Unix socket a local forward listens on; absent → such forwards count as up when ssh says so. */
+  probeUnix?: (path: string, timeoutMs: number) => Promise<boolean>;
 }
 
 export interface TunnelStatus {
@@ -62,7 +67,8 @@ interface Attempt {
   startedAt: number;
   causes: CauseTracker;
   tcpConnected: boolean;
-  localListening: Set<number>;
+  /** Ports and socket paths ssh said it listens on. */
+  localListening: Set<number | string>;
   sessionStarted: boolean;
   localConfirmed: boolean;
   localProbing: boolean;
@@ -77,6 +83,8 @@ interface Attempt {
   probing: boolean;
   /** Set by stop(): resolves once ssh is gone. */
   onGone?: () => void;
+  /** The handshake slot, given back once up or gone. */
+  release?: Release;
 }
 
 export class Tunnel {
@@ -97,6 +105,8 @@ export class Tunnel {
   /** Increments whenever a backoff wait ends, so a late probe answer cannot act on a newer wait. */
   private waitGeneration = 0;
   private stopPromise: Promise<void> | undefined;
+  /** Cancels a wait for a handshake slot. */
+  private cancelQueue: (() => void) | undefined;
   private readonly localForwards: Forward[];
   private readonly remoteForwards: Forward[];
 
@@ -154,10 +164,12 @@ export class Tunnel {
   stop(): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.endWait();
+    this.cancelQueue?.();
+    this.cancelQueue = undefined;
     const attempt = this.current;
     this.setState('stopping', {});
     this.stopPromise = new Promise<void>((resolve) => {
-      if (!attempt || attempt.exited) {
+      if (!attempt || attempt.exited || this.current !== attempt) {
         this.setState('stopped', {});
         resolve();
         return;
@@ -178,10 +190,32 @@ export class Tunnel {
   private connect(): void {
     this.nextAttemptAt = undefined;
     this.attemptNo++;
+    const gate = this.deps.gate;
+    if (!gate) {
+      this.spawnAttempt(undefined);
+      return;
+    }
+    let granted = false;
+    const key = `${this.spec.server.host}:${this.spec.server.port}`;
+    this.cancelQueue = gate.acquire(key, (release) => {
+      granted = true;
+      this.cancelQueue = undefined;
+      if (this.state === 'stopping' || this.state === 'stopped') release();
+      else this.spawnAttempt(release);
+    });
+    if (!granted) {
+      // Queued behind other tunnels' handshakes to the same server.
+      this.current = undefined;
+      this.setState('connecting', {});
+    }
+  }
+
+  private spawnAttempt(release: Release | undefined): void {
     let process: SshProcess;
     try {
       process = this.deps.spawnSsh(this.deps.args);
     } catch (e) {
+      release?.();
       // Synchronous spawn failures are reported like an exit, so they take the same path.
       this.afterExit(undefined, { code: null, signal: null, error: e instanceof Error ? e.message : String(e) });
       return;
@@ -202,12 +236,14 @@ export class Tunnel {
       wasUp: false,
       timers: [],
       probing: false,
+      ...(release ? { release } : {}),
     };
     this.current = attempt;
     this.allocatedPorts = [];
     process.onLine((line) => this.onLine(attempt, line));
     process.onExit((exit) => this.afterExit(attempt, exit));
-    this.setState('connecting', { pid: process.pid });
+    if (this.state !== 'connecting') this.setState('connecting', { pid: process.pid });
+    else this.notice('debug', `handshake slot granted: ssh started (pid ${process.pid})`, { pid: process.pid });
 
     const deadline = this.spec.connectTimeoutSec * 1000 + HANDSHAKE_GRACE_MS;
     attempt.timers.push(
@@ -246,6 +282,9 @@ export class Tunnel {
       case 'local_listening':
         attempt.localListening.add(p.port);
         break;
+      case 'local_listening_path':
+        attempt.localListening.add(p.path);
+        break;
       case 'remote_forward_ok':
         attempt.remoteOk++;
         break;
@@ -274,12 +313,12 @@ export class Tunnel {
     if (this.current !== attempt || this.state !== 'connecting') return;
     // With ExitOnForwardFailure ssh confirms every -R ("remote forward success"), then says
     // "forwarding_success"; a port-0 forward is only useful once its allocated port is known.
-    const allocatedDone = attempt.allocated.length >= this.remoteForwards.filter((f) => f.bindPort === 0).length;
+    const allocatedDone = attempt.allocated.length >= this.remoteForwards.filter((f) => f.bindPort === 0 && !f.bindSocket).length;
     const remoteDone =
       allocatedDone &&
       (this.deps.extraRemoteForwards ? attempt.allRemoteOk : attempt.allRemoteOk || attempt.remoteOk >= this.remoteForwards.length);
     if (!attempt.localConfirmed) {
-      const allListening = this.localForwards.every((f) => attempt.localListening.has(f.bindPort));
+      const allListening = this.localForwards.every((f) => attempt.localListening.has(f.bindSocket ?? f.bindPort));
       if (allListening && attempt.sessionStarted && !attempt.localProbing) {
         attempt.localProbing = true;
         void this.confirmLocal(attempt);
@@ -293,7 +332,11 @@ export class Tunnel {
   private async confirmLocal(attempt: Attempt): Promise<void> {
     for (;;) {
       const results = await Promise.all(
-        this.localForwards.map((f) => this.deps.probeTcp(connectAddress(f.bindAddress), f.bindPort, PROBE_TIMEOUT_MS)),
+        this.localForwards.map((f) =>
+          f.bindSocket
+            ? (this.deps.probeUnix?.(f.bindSocket, PROBE_TIMEOUT_MS) ?? Promise.resolve(true))
+            : this.deps.probeTcp(connectAddress(f.bindAddress), f.bindPort, PROBE_TIMEOUT_MS),
+        ),
       );
       if (this.current !== attempt || attempt.exited || this.state !== 'connecting') return;
       if (results.every(Boolean)) {
@@ -309,6 +352,7 @@ export class Tunnel {
 
   private becomeUp(attempt: Attempt): void {
     const now = this.deps.clock.now();
+    attempt.release?.();
     attempt.wasUp = true;
     this.upSince = now;
     this.lastUpAt = now;
@@ -364,6 +408,7 @@ export class Tunnel {
     if (attempt) {
       if (attempt.exited) return;
       attempt.exited = true;
+      attempt.release?.();
       this.clearAttemptTimers(attempt);
       if (attempt.onGone) {
         attempt.onGone();

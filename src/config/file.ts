@@ -1,0 +1,462 @@
+/**
+ * Reads a YAML tunnels file into TunnelSpecs. Every problem carries file:line:column, the field,
+ * the value and the fix; unknown keys are errors (so a typo is caught, not ignored), and so are
+ * duplicate names and two tunnels claiming the same local port.
+ */
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Scalar } from 'yaml';
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_CONNECT_TIMEOUT_SEC,
+  DEFAULT_KEEPALIVE_COUNT_MAX,
+  DEFAULT_KEEPALIVE_INTERVAL_SEC,
+  type BackoffSpec,
+  type Forward,
+  type ForwardKind,
+  type HostKeyPolicy,
+  type KeepaliveSpec,
+  type TunnelSpec,
+} from './spec.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { pinnedKnownHostsLines, type FileInfo } from './env.js';
+import { makeForward, parseEndpoint } from './forward.js';
+import { splitShellWords, ShellWordsError } from './shell-words.js';
+import { checkExtraArgs } from './ssh-options.js';
+import { PORT_EXPECTED, hostProblem, parseBoolean, userProblem } from './validate.js';
+
+/** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
+export const DEFAULT_MAX_HANDSHAKES = 8;
+
+export interface FileFacts {
+  fileInfo(path: string): FileInfo | undefined;
+  readText(path: string): string;
+  env: Record<string, string | undefined>;
+}
+
+export interface FileConfig {
+  tunnels: TunnelSpec[];
+  maxHandshakes: number;
+  warnings: string[];
+}
+
+const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
+const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
+const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
+const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
+const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
+const KEEPALIVE_KEYS = ['interval', 'count_max'];
+const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Values of one server block before defaults are applied; each remembers its node for errors. */
+type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string }>>;
+
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  readonly warnings: string[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly lc: LineCounter,
+    readonly facts: FileFacts,
+  ) {}
+
+  at(node: Node | null | undefined): string {
+    const offset = node?.range?.[0];
+    if (offset === undefined) return this.file;
+    const { line, col } = this.lc.linePos(offset);
+    return `${this.file}:${line}:${col}`;
+  }
+  fail(node: Node | null | undefined, path: string, value: string | undefined, expected: string): undefined {
+    this.problems.push({ where: `${this.at(node)} ${path}`, ...(value !== undefined ? { value } : {}), expected });
+    return undefined;
+  }
+
+  /** A mapping with only the allowed keys; returns key → value node (and the key node, for errors). */
+  map(node: Node | null | undefined, path: string, allowed: string[]): Map<string, { key: Scalar; value: Node | null }> | undefined {
+    if (!isMap(node)) return this.fail(node, path, raw(node), `expected a mapping with keys: ${allowed.join(', ')}`);
+    const out = new Map<string, { key: Scalar; value: Node | null }>();
+    for (const pair of node.items) {
+      const key = pair.key as Scalar;
+      const name = String(isScalar(key) ? key.value : key);
+      if (!allowed.includes(name)) {
+        const guess = closest(name, allowed);
+        this.fail(key, `${path}.${name}`, undefined, `unknown key "${name}"${guess ? `; did you mean "${guess}"?` : ''} (allowed here: ${allowed.join(', ')})`);
+        continue;
+      }
+      out.set(name, { key, value: (pair.value as Node | null) ?? null });
+    }
+    return out;
+  }
+
+  /** A string, with ${VAR} and ${VAR:-default} taken from the environment. */
+  string(node: Node | null | undefined, path: string): string | undefined {
+    if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
+      return this.fail(node, path, raw(node), 'expected a text value');
+    }
+    const text = String(node.value);
+    let missing: string | undefined;
+    const out = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name: string | undefined, fallback: string | undefined) => {
+      if (m === '$$') return '$';
+      const v = this.facts.env[name!];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      missing ??= name;
+      return '';
+    });
+    if (missing) return this.fail(node, path, text, `the environment variable ${missing} is not set; set it, or give a default as \${${missing}:-value}`);
+    return out;
+  }
+
+  int(node: Node | null | undefined, path: string, min: number, max: number, expected: string): number | undefined {
+    const text = this.string(node, path);
+    if (text === undefined) return undefined;
+    const n = /^\d{1,9}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+    if (!(n >= min && n <= max)) return this.fail(node, path, text, expected);
+    return n;
+  }
+
+  /** Seconds: 10, 0.5, "10s", "500ms", "2m". */
+  seconds(node: Node | null | undefined, path: string, min: number): number | undefined {
+    const text = this.string(node, path);
+    if (text === undefined) return undefined;
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
+    const value = m ? Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1) : NaN;
+    if (!(value >= min)) return this.fail(node, path, text, `expected a duration of at least ${min} s, e.g. 10, 0.5, "500ms" or "2m"`);
+    return value;
+  }
+
+  bool(node: Node | null | undefined, path: string): boolean | undefined {
+    const text = this.string(node, path);
+    if (text === undefined) return undefined;
+    const b = parseBoolean(text);
+    if (b === undefined) return this.fail(node, path, text, 'expected true or false');
+    return b;
+  }
+
+  /** A list of strings, or one string (split by shell rules when `split`). */
+  strings(node: Node | null | undefined, path: string, split: boolean): string[] | undefined {
+    if (isSeq(node)) {
+      const out: string[] = [];
+      node.items.forEach((item, i) => {
+        const s = this.string(item as Node, `${path}[${i}]`);
+        if (s !== undefined) out.push(s);
+      });
+      return out;
+    }
+    const text = this.string(node, path);
+    if (text === undefined) return undefined;
+    if (!split) return text.split(',').map((s) => s.trim()).filter(Boolean);
+    try {
+      return splitShellWords(text);
+    } catch (e) {
+      if (!(e instanceof ShellWordsError)) throw e;
+      return this.fail(node, path, text, `${e.message}; quote as in a shell, or write a list`);
+    }
+  }
+}
+
+export function parseConfigFile(file: string, text: string, facts: FileFacts): FileConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const r = new Reader(file, lc, facts);
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0];
+    r.problems.push({ where: pos ? `${file}:${pos.line}:${pos.col}` : file, expected: `YAML syntax: ${e.message.split('\n')[0]}` });
+  }
+  if (r.problems.length) throw new ConfigError(r.problems);
+  const root = doc.contents as Node | null;
+  if (root === null) throw new ConfigError([{ where: file, expected: 'the file is empty; expected a "tunnels:" list (see the README for an example)' }]);
+
+  const top = r.map(root, '(top level)', TOP_KEYS);
+  let maxHandshakes = DEFAULT_MAX_HANDSHAKES;
+  const defaults: { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null } = { server: {} };
+  const tunnels: TunnelSpec[] = [];
+  if (top) {
+    const mh = top.get('max_handshakes');
+    if (mh) maxHandshakes = r.int(mh.value, 'max_handshakes', 1, 1000, 'expected a whole number from 1 to 1000 (handshakes at once per server)') ?? maxHandshakes;
+    const d = top.get('defaults');
+    if (d) {
+      const dm = r.map(d.value, 'defaults', DEFAULT_KEYS);
+      if (dm?.get('server')) defaults.server = serverFields(r, dm.get('server')!.value, 'defaults.server');
+      defaults.keepalive = dm?.get('keepalive')?.value;
+      defaults.backoff = dm?.get('backoff')?.value;
+      defaults.connectTimeout = dm?.get('connect_timeout')?.value;
+    }
+    const t = top.get('tunnels');
+    if (!t) r.fail(root, 'tunnels', undefined, 'missing: expected a "tunnels:" list with at least one tunnel');
+    else if (!isSeq(t.value) || t.value.items.length === 0) r.fail(t.value ?? t.key, 'tunnels', raw(t.value), 'expected a list with at least one tunnel (each item begins with "- name: …")');
+    else {
+      t.value.items.forEach((item, i) => {
+        const spec = readTunnel(r, item as Node, `tunnels[${i}]`, defaults);
+        if (spec) tunnels.push(spec);
+      });
+    }
+  }
+  if (r.problems.length === 0) checkConflicts(r, tunnels, root);
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return { tunnels, maxHandshakes, warnings: r.warnings };
+}
+
+function serverFields(r: Reader, node: Node | null, path: string): ServerFields {
+  const m = r.map(node, path, SERVER_KEYS);
+  const out: ServerFields = {};
+  for (const [k, v] of m ?? []) if (v.value !== null) out[k] = { node: v.value, path: `${path}.${k}` };
+  return out;
+}
+
+/** Where each spec came from, for conflict errors that point at both places. */
+const ORIGIN = new WeakMap<TunnelSpec, { name: Node; forwards: Node[] }>();
+
+function readTunnel(
+  r: Reader,
+  node: Node,
+  path: string,
+  defaults: { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null },
+): TunnelSpec | undefined {
+  const m = r.map(node, path, TUNNEL_KEYS);
+  if (!m) return undefined;
+  const before = r.problems.length;
+
+  const nameEntry = m.get('name');
+  const name = nameEntry ? r.string(nameEntry.value, `${path}.name`) : r.fail(node, `${path}.name`, undefined, 'missing: every tunnel needs a name (letters, digits, ".", "_", "-")');
+  if (name !== undefined && !NAME.test(name)) r.fail(nameEntry!.value, `${path}.name`, name, 'expected a short name of letters, digits, ".", "_" and "-" (at most 63)');
+  const label = name ? `${path} (${name})` : path;
+
+  const serverEntry = m.get('server');
+  const fields: ServerFields = { ...defaults.server, ...(serverEntry ? serverFields(r, serverEntry.value, `${label}.server`) : {}) };
+  const server = readServer(r, fields, serverEntry?.value ?? node, `${label}.server`);
+
+  const forwardsEntry = m.get('forwards');
+  const forwards: Forward[] = [];
+  const forwardNodes: Node[] = [];
+  if (!forwardsEntry || !isSeq(forwardsEntry.value) || forwardsEntry.value.items.length === 0) {
+    r.fail(forwardsEntry?.value ?? node, `${label}.forwards`, raw(forwardsEntry?.value), 'expected a list with at least one forward, e.g. "- local: 5432" with "to: db:5432"');
+  } else {
+    forwardsEntry.value.items.forEach((item, i) => {
+      const f = readForward(r, item as Node, `${label}.forwards[${i}]`);
+      if (f) {
+        forwards.push(f);
+        forwardNodes.push(item as Node);
+      }
+    });
+  }
+
+  const keepalive = readKeepalive(r, m.get('keepalive')?.value ?? defaults.keepalive, `${label}.keepalive`);
+  const backoff = readBackoff(r, m.get('backoff')?.value ?? defaults.backoff, `${label}.backoff`);
+  const timeoutNode = m.get('connect_timeout')?.value ?? defaults.connectTimeout;
+  const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, `${label}.connect_timeout`, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
+  const requiredEntry = m.get('required');
+  const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
+
+  if (r.problems.length > before || !server || name === undefined) return undefined;
+  const spec: TunnelSpec = {
+    name,
+    server: server.spec,
+    forwards,
+    keepalive: keepalive!,
+    connectTimeoutSec: connectTimeoutSec!,
+    extraArgs: server.extraArgs,
+    backoff: backoff!,
+    required: required!,
+  };
+  ORIGIN.set(spec, { name: nameEntry!.value!, forwards: forwardNodes });
+  return spec;
+}
+
+function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spec: TunnelSpec['server']; extraArgs: string[] } | undefined {
+  const str = (k: keyof ServerFields) => (f[k] ? r.string(f[k]!.node, f[k]!.path) : undefined);
+  const secret = (k: string): string | undefined => {
+    // `X_file`: the value is read from a file (Docker/Kubernetes secrets), trailing newline dropped.
+    const entry = f[`${k}_file`];
+    if (!entry) return undefined;
+    const p = r.string(entry.node, entry.path);
+    if (p === undefined) return undefined;
+    try {
+      return r.facts.readText(p).trim();
+    } catch (e) {
+      return r.fail(entry.node, entry.path, p, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the file there or fix the path`);
+    }
+  };
+
+  const host = str('host');
+  if (host === undefined && !f.host) r.fail(node, `${path}.host`, undefined, 'missing: the SSH server to connect to (here or in defaults.server)');
+  const hostIssue = host === undefined ? undefined : hostProblem(host);
+  if (hostIssue) r.fail(f.host!.node, f.host!.path, host, hostIssue);
+  const port = f.port ? r.int(f.port.node, f.port.path, 1, 65535, PORT_EXPECTED) : 22;
+  if (f.user && f.user_file) r.fail(f.user_file.node, f.user_file.path, undefined, 'give either user or user_file, not both');
+  const user = secret('user') ?? str('user') ?? 'root';
+  const userIssue = userProblem(user);
+  if (userIssue) r.fail((f.user ?? f.user_file)?.node ?? node, `${path}.user`, user, userIssue);
+
+  let identity: TunnelSpec['server']['identity'];
+  const keyFile = str('key_file');
+  if (keyFile !== undefined) {
+    const info = r.facts.fileInfo(keyFile);
+    if (!info?.isFile || !info.readable) r.fail(f.key_file!.node, f.key_file!.path, keyFile, info === undefined ? 'no file there; mount the private key at that path' : 'not a readable regular file');
+    else identity = { file: keyFile, explicit: true };
+  }
+
+  const checkHostIp = f.check_host_ip ? r.bool(f.check_host_ip.node, f.check_host_ip.path) ?? true : true;
+  let hostKey: HostKeyPolicy = { mode: 'trust-on-first-use', checkHostIp };
+  const pinnedSources = ['host_key', 'host_key_file', 'known_hosts_file'].filter((k) => f[k]);
+  if (pinnedSources.length > 1) r.fail(f[pinnedSources[1]!]!.node, f[pinnedSources[1]!]!.path, undefined, `give only one of ${pinnedSources.join(', ')}`);
+  const pinned = secret('host_key') ?? str('host_key');
+  if (pinned !== undefined && port !== undefined && host !== undefined) {
+    const lines = pinnedKnownHostsLines(pinned, host, port);
+    const where = (f.host_key ?? f.host_key_file)!;
+    if (typeof lines === 'string') r.fail(where.node, where.path, pinned, lines);
+    else hostKey = { mode: 'pinned', knownHostsLines: lines, checkHostIp };
+  }
+  const knownHosts = str('known_hosts_file');
+  if (knownHosts !== undefined) {
+    const info = r.facts.fileInfo(knownHosts);
+    if (!info?.isFile || !info.readable) r.fail(f.known_hosts_file!.node, f.known_hosts_file!.path, knownHosts, 'no readable file there; mount your known_hosts file, or leave the key out to trust it on first use');
+    else hostKey = { mode: 'known-hosts', file: knownHosts, checkHostIp };
+  }
+
+  const jump = f.jump ? r.strings(f.jump.node, f.jump.path, false) : undefined;
+  for (const j of jump ?? []) {
+    if (!/^(?:[^@\s-][^@\s]*@)?[A-Za-z0-9_.:[\]-]+$/.test(j) || j.startsWith('-')) r.fail(f.jump!.node, f.jump!.path, j, 'expected [user@]host[:port] jump hosts');
+  }
+  let extraArgs: string[] = [];
+  if (f.options) {
+    extraArgs = r.strings(f.options.node, f.options.path, true) ?? [];
+    const check = checkExtraArgs(extraArgs);
+    for (const e of check.errors) r.fail(f.options.node, f.options.path, extraArgs.join(' '), e);
+    r.warnings.push(...check.warnings.map((w) => `${r.at(f.options!.node)} ${f.options!.path}: ${w}`));
+  }
+  if (port === undefined || host === undefined) return undefined;
+  return {
+    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
+    extraArgs,
+  };
+}
+
+function readForward(r: Reader, node: Node, path: string): Forward | undefined {
+  const m = r.map(node, path, FORWARD_KEYS);
+  if (!m) return undefined;
+  const kinds = (['local', 'remote', 'dynamic'] as ForwardKind[]).filter((k) => m.has(k));
+  if (kinds.length !== 1) {
+    return r.fail(node, path, undefined, kinds.length === 0
+      ? 'expected one of local: (listen here), remote: (listen on the server) or dynamic: (SOCKS proxy here)'
+      : `give only one of ${kinds.join(', ')} per forward`);
+  }
+  const kind = kinds[0]!;
+  const bindNode = m.get(kind)!.value;
+  const bindText = r.string(bindNode, `${path}.${kind}`);
+  const toEntry = m.get('to');
+  if (kind === 'dynamic' && toEntry) return r.fail(toEntry.key, `${path}.to`, undefined, 'a SOCKS proxy (dynamic) has no fixed target: remove "to"');
+  if (kind !== 'dynamic' && !toEntry) return r.fail(node, `${path}.to`, undefined, `missing: where connections go, e.g. to: ${kind === 'local' ? 'db.internal:5432' : 'localhost:80'}`);
+  if (bindText === undefined) return undefined;
+  const bind = parseEndpoint(bindText, 'bind', kind === 'remote');
+  if (typeof bind === 'string') return r.fail(bindNode, `${path}.${kind}`, bindText, bind);
+  let target;
+  if (toEntry) {
+    const toText = r.string(toEntry.value, `${path}.to`);
+    if (toText === undefined) return undefined;
+    target = parseEndpoint(toText, 'target', false);
+    if (typeof target === 'string') return r.fail(toEntry.value, `${path}.to`, toText, target);
+  }
+  const f = makeForward(kind, bind, target);
+  if (typeof f === 'string') return r.fail(bindNode, `${path}.${kind}`, bindText, f);
+  return f;
+}
+
+function readKeepalive(r: Reader, node: Node | null | undefined, path: string): KeepaliveSpec | undefined {
+  const out: KeepaliveSpec = {
+    intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
+    countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
+    explicit: { interval: false, countMax: false },
+  };
+  if (!node) return out;
+  const m = r.map(node, path, KEEPALIVE_KEYS);
+  const i = m?.get('interval');
+  if (i) {
+    const v = r.int(i.value, `${path}.interval`, 0, 86400, 'expected whole seconds (0 turns keepalives off)');
+    if (v !== undefined) Object.assign(out, { intervalSec: v, explicit: { ...out.explicit, interval: true } });
+  }
+  const c = m?.get('count_max');
+  if (c) {
+    const v = r.int(c.value, `${path}.count_max`, 0, 1000, 'expected a whole number of unanswered keepalives');
+    if (v !== undefined) Object.assign(out, { countMax: v, explicit: { ...out.explicit, countMax: true } });
+  }
+  return out;
+}
+
+function readBackoff(r: Reader, node: Node | null | undefined, path: string): BackoffSpec | undefined {
+  const out: BackoffSpec = { ...DEFAULT_BACKOFF };
+  if (!node) return out;
+  const m = r.map(node, path, BACKOFF_KEYS);
+  const initial = m?.get('initial');
+  if (initial) {
+    const v = r.seconds(initial.value, `${path}.initial`, 0.01);
+    if (v !== undefined) out.initialMs = Math.round(v * 1000);
+  }
+  const max = m?.get('max');
+  if (max) {
+    const v = r.seconds(max.value, `${path}.max`, 0.01);
+    if (v !== undefined) out.maxMs = Math.round(v * 1000);
+    if (v !== undefined && v * 1000 < out.initialMs) r.fail(max.value, `${path}.max`, String(v), `must not be below backoff.initial (${out.initialMs / 1000} s)`);
+  }
+  const stable = m?.get('stable_after');
+  if (stable) {
+    const v = r.seconds(stable.value, `${path}.stable_after`, 0);
+    if (v !== undefined) out.stableAfterMs = Math.round(v * 1000);
+  }
+  return out;
+}
+
+const WILDCARD = new Set([undefined, '', '*', '0.0.0.0', '::', '[::]']);
+
+/** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
+function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
+  const names = new Map<string, TunnelSpec>();
+  const listeners: Array<{ spec: TunnelSpec; f: Forward; node: Node }> = [];
+  for (const spec of tunnels) {
+    const origin = ORIGIN.get(spec);
+    const first = names.get(spec.name);
+    if (first) r.fail(origin?.name ?? root, 'name', spec.name, `the name "${spec.name}" is already used at ${r.at(ORIGIN.get(first)?.name)}; names must be unique`);
+    else names.set(spec.name, spec);
+    spec.forwards.forEach((f, i) => {
+      if (f.kind === 'remote') return;
+      const node = origin?.forwards[i] ?? root;
+      const clash = listeners.find(({ f: g }) =>
+        f.bindSocket || g.bindSocket
+          ? f.bindSocket !== undefined && f.bindSocket === g.bindSocket
+          : f.bindPort === g.bindPort && (WILDCARD.has(f.bindAddress) || WILDCARD.has(g.bindAddress) || f.bindAddress === g.bindAddress),
+      );
+      if (clash) {
+        const what = f.bindSocket ?? `port ${f.bindPort}`;
+        r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);
+      } else listeners.push({ spec, f, node });
+    });
+  }
+}
+
+function raw(node: Node | null | undefined): string | undefined {
+  if (node === null || node === undefined) return undefined;
+  return isScalar(node) ? String(node.value) : node.toString().trim().slice(0, 80);
+}
+
+/** The allowed word nearest to a typo, if it is near enough to be a likely meaning. */
+function closest(word: string, options: string[]): string | undefined {
+  let best: { o: string; d: number } | undefined;
+  for (const o of options) {
+    const d = distance(word.toLowerCase(), o);
+    if (!best || d < best.d) best = { o, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

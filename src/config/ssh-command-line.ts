@@ -1,0 +1,145 @@
+/**
+ * Reads a tunnel from ssh's own command-line words, for `autotunnel -L 8080:db:5432 user@bastion`
+ * and `autotunnel autossh …`: people who know ssh write the tunnel the way they always have.
+ * The words are parsed by ssh's option grammar, never passed through a shell.
+ */
+import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_SEC, DEFAULT_KEEPALIVE_COUNT_MAX, DEFAULT_KEEPALIVE_INTERVAL_SEC, type Forward, type TunnelSpec } from './spec.js';
+import { ConfigError, UsageError, type ConfigProblem } from './errors.js';
+import { parseSshForward } from './forward.js';
+import { checkExtraArgs } from './ssh-options.js';
+import type { FileInfo } from './env.js';
+import { hostProblem, parsePort, userProblem, PORT_EXPECTED } from './validate.js';
+
+/** ssh(1) options that take an argument (OpenSSH 9.x). */
+const WITH_ARGUMENT = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
+/** ssh(1) flags we add ourselves or that mean nothing for a tunnel: accepted and dropped. */
+const DROPPED_FLAGS = new Set(['N', 'n', 'T']);
+
+export interface SshCommandLine {
+  spec: TunnelSpec;
+  warnings: string[];
+}
+
+export function parseSshCommandLine(
+  words: string[],
+  facts: { fileInfo(path: string): FileInfo | undefined; defaultUser: string },
+  name = 'tunnel',
+): SshCommandLine {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const forwards: Forward[] = [];
+  const extra: string[] = [];
+  let port: number | undefined;
+  let user: string | undefined;
+  let identity: string | undefined;
+  const jump: string[] = [];
+  let destination: string | undefined;
+
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (destination === undefined && (word === '--' || !word.startsWith('-') || word === '-')) {
+      destination = word === '--' ? words[++i] : word;
+      if (i + 1 < words.length) {
+        const command = words.slice(i + 1).join(' ');
+        problems.push({ where: 'command line', value: command, expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
+      }
+      break;
+    }
+    let flags = '';
+    for (let j = 1; j < word.length; j++) {
+      const letter = word[j]!;
+      if (!WITH_ARGUMENT.has(letter)) {
+        if (!DROPPED_FLAGS.has(letter)) flags += letter;
+        continue;
+      }
+      let value = word.slice(j + 1);
+      if (value === '') {
+        if (i + 1 >= words.length) throw new UsageError(`option -${letter} needs a value`);
+        value = words[++i]!;
+      }
+      switch (letter) {
+        case 'L':
+        case 'R':
+        case 'D': {
+          const kind = letter === 'L' ? 'local' : letter === 'R' ? 'remote' : 'dynamic';
+          const f = parseSshForward(kind, value);
+          if (typeof f === 'string') problems.push({ where: `-${letter}`, value, expected: f });
+          else forwards.push(f);
+          break;
+        }
+        case 'p':
+          port = parsePort(value);
+          if (port === undefined) problems.push({ where: '-p', value, expected: PORT_EXPECTED });
+          break;
+        case 'l':
+          user = value;
+          break;
+        case 'i':
+          identity = value;
+          break;
+        case 'J':
+          jump.push(...value.split(','));
+          break;
+        default:
+          extra.push(`-${letter}`, value);
+      }
+      break;
+    }
+    if (flags) extra.push(`-${flags}`);
+  }
+
+  if (destination === undefined) throw new UsageError('missing the destination: [user@]host, e.g. autotunnel -L 8080:localhost:80 user@bastion');
+  let host = destination;
+  const url = /^ssh:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(destination);
+  if (url) {
+    if (url[1]) user ??= url[1];
+    host = url[2]!;
+    if (url[3]) port ??= parsePort(url[3]);
+  } else {
+    const at = destination.lastIndexOf('@');
+    if (at >= 0) {
+      user ??= destination.slice(0, at);
+      host = destination.slice(at + 1);
+    }
+  }
+  const hostIssue = hostProblem(host);
+  if (hostIssue) problems.push({ where: 'destination', value: host, expected: hostIssue });
+  if (user !== undefined) {
+    const userIssue = userProblem(user);
+    if (userIssue) problems.push({ where: 'user', value: user, expected: userIssue });
+  }
+  if (forwards.length === 0) problems.push({ where: 'command line', expected: 'no forward given: add -L [bind:]port:host:port, -R [bind:]port:host:port or -D [bind:]port' });
+  if (identity !== undefined) {
+    const info = facts.fileInfo(identity);
+    if (!info?.isFile || !info.readable) problems.push({ where: '-i', value: identity, expected: 'no readable private key file there' });
+  }
+  const check = checkExtraArgs(extra);
+  for (const e of check.errors) problems.push({ where: 'command line', value: extra.join(' '), expected: e });
+  // Host keys follow the user's own ssh configuration here, so only the other controlled options warn.
+  warnings.push(...check.warnings.filter((w) => !/StrictHostKeyChecking|UserKnownHostsFile/i.test(w)));
+  if (problems.length) throw new ConfigError(problems);
+
+  const spec: TunnelSpec = {
+    name,
+    server: {
+      user: user ?? facts.defaultUser,
+      host,
+      port: port ?? 22,
+      hostKey: { mode: 'ssh-config' },
+      ...(identity ? { identity: { file: identity, explicit: true } } : {}),
+      ...(jump.length ? { jump } : {}),
+      // Without -p/-l, ssh's own config (Host blocks) decides, as it would for plain ssh.
+      implicit: { port: port === undefined, user: user === undefined },
+    },
+    forwards,
+    keepalive: {
+      intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
+      countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
+      explicit: { interval: false, countMax: false },
+    },
+    connectTimeoutSec: DEFAULT_CONNECT_TIMEOUT_SEC,
+    extraArgs: extra,
+    backoff: { ...DEFAULT_BACKOFF },
+  };
+  return { spec, warnings };
+}
