@@ -79,6 +79,20 @@ export function keyNeedsCopy(mode: number, ownerUid: number, myUid: number): boo
   return (mode & 0o077) !== 0 || ownerUid !== myUid;
 }
 
+/**
+ * The files a tunnel will use, without creating anything (for `autotunnel check`): a key that
+ * needs a private copy and a pinned key's file are named by what they will hold.
+ */
+export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
+  const policy = spec.server.hostKey;
+  const knownHostsFile =
+    policy.mode === 'known-hosts' ? policy.file
+    : policy.mode === 'pinned' ? `<private file with SSH_HOST_KEY>`
+    : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
+    : join(stateDir, 'known_hosts');
+  return { knownHostsFile, ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+}
+
 export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExplicit: boolean): PreparedFiles {
   const notices: string[] = [];
   const warnings: string[] = [];

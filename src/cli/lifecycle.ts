@@ -1,22 +1,31 @@
-/** Runs a supervisor until SIGTERM/SIGINT; SIGUSR1 retries now. */
+/** Runs a supervisor until SIGTERM/SIGINT (or a caller's own reason to stop); SIGUSR1 retries now. */
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Logger } from '../observe/logger.js';
 
 /** Everything must be gone within 2 s of SIGTERM (container runtimes escalate soon after). */
 export const SHUTDOWN_DEADLINE_MS = 1_800;
 
-export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: () => void): Promise<number> {
+export interface LifecycleHooks {
+  /** SIGHUP: reload the configuration. Without it, SIGHUP is logged and ignored. */
+  onHangup?: () => void;
+  /** Called once running, with a function that stops everything and exits with `code`. */
+  onRunning?: (stop: (reason: string, code: number) => void) => void;
+}
+
+export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: () => void, hooks: LifecycleHooks = {}): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const shutdown = (signal: NodeJS.Signals) => {
+    let exitCode = 0;
+    const stop = (reason: string, code: number) => {
       if (stopping) {
         // A second signal: the user is impatient; ssh gets SIGKILL from its parent-death signal.
-        logger.log('warn', `${signal} again: exiting now`);
+        logger.log('warn', `${reason} again: exiting now`);
         cleanup();
-        process.exit(0);
+        process.exit(code);
       }
       stopping = true;
-      logger.log('info', `${signal} received: stopping every tunnel`);
+      exitCode = code;
+      logger.log('info', `${reason}: stopping every tunnel`);
       const deadline = setTimeout(() => {
         logger.log('warn', 'ssh did not stop in time; exiting anyway (it is killed with us)');
         finish();
@@ -30,18 +39,22 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
       finished = true;
       cleanup();
       for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) process.removeAllListeners(s);
-      resolve(0);
+      resolve(exitCode);
     };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM received', 0));
+    process.on('SIGINT', () => stop('SIGINT received', 0));
     // Always handled: without a listener Node would open its inspector on SIGUSR1.
     process.on('SIGUSR1', () => {
       logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
       supervisor.retryAll('SIGUSR1 received');
     });
-    process.on('SIGHUP', () => logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables)'));
+    process.on('SIGHUP', () => {
+      if (hooks.onHangup) hooks.onHangup();
+      else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
+    });
     // Best effort on any other way out: never leave a key copy behind.
     process.once('exit', cleanup);
     supervisor.startAll();
+    hooks.onRunning?.(stop);
   });
 }

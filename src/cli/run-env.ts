@@ -3,11 +3,10 @@ import { statSync, accessSync, constants, existsSync, readFileSync } from 'node:
 import { parseEnv, type EnvFacts, type FileInfo } from '../config/env.js';
 import { parseSettings } from '../config/settings.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { logTunnelEvent } from '../observe/event-log.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
-import { runUntilSignal } from './lifecycle.js';
+import { checkHttpSettings, supervise } from './supervise.js';
 
 export function fileInfo(path: string): FileInfo | undefined {
   try {
@@ -47,19 +46,19 @@ export function stderrLogger(env: NodeJS.ProcessEnv): Logger {
 
 export async function runFromEnv(env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
+  checkHttpSettings(env);
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
   const { spec, warnings, notices } = parseEnv(env, realFacts(env));
   notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
-  const { tunnel, cleanup } = buildTunnel(spec, {
+  const built = buildTunnel(spec, {
     tools,
     stateDir: settings.stateDir ?? defaultStateDir(env),
     stateDirExplicit: settings.stateDir !== undefined,
     logger,
   });
   const supervisor = new Supervisor();
-  supervisor.events.on((e) => logTunnelEvent(logger, e));
-  supervisor.add(tunnel);
-  return runUntilSignal(supervisor, logger, cleanup);
+  supervisor.add(built.tunnel, built.cleanup);
+  return supervise(supervisor, { env, logger });
 }

@@ -2,11 +2,13 @@
 import { randomInt } from 'node:crypto';
 import { describeForward, describeServer, type TunnelSpec } from '../config/spec.js';
 import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
-import { probeTcp } from '../adapters/tcp-probe.js';
+import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
-import { Tunnel } from '../supervisor/tunnel.js';
+import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
+import type { HandshakeGate } from '../supervisor/handshake-gate.js';
+import type { Supervised } from '../supervisor/supervisor.js';
 import { realClock } from '../supervisor/ports.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -34,11 +36,17 @@ export function findSshTools(sshSetting: string | undefined): SshTools {
 /** Random fraction for backoff jitter (not security sensitive, but crypto's is as cheap). */
 const random = () => randomInt(0, 1 << 30) / (1 << 30);
 
+export interface BuildOptions {
+  tools: SshTools;
+  stateDir: string;
+  stateDirExplicit: boolean;
+  logger: Logger;
+  gate?: HandshakeGate;
+  liveness?: TunnelDeps['liveness'];
+}
+
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
-export function buildTunnel(
-  spec: TunnelSpec,
-  opts: { tools: SshTools; stateDir: string; stateDirExplicit: boolean; logger: Logger },
-): { tunnel: Tunnel; cleanup: () => void } {
+export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   const prepared = prepareSshFiles(spec, opts.stateDir, opts.stateDirExplicit);
   const log = (level: 'info' | 'warn', m: string) => opts.logger.log(level, m, { tunnel: spec.name });
   prepared.notices.forEach((m) => log('info', m));
@@ -48,7 +56,7 @@ export function buildTunnel(
   }
   const args = buildSshArgs(spec, prepared.files);
   const extra = checkExtraArgs(spec.extraArgs);
-  const indirect = spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
+  const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -62,7 +70,10 @@ export function buildTunnel(
     clock: realClock,
     spawnSsh: makeSpawnSsh(opts.tools),
     probeTcp,
+    probeUnix,
     random,
+    ...(opts.gate ? { gate: opts.gate } : {}),
+    ...(opts.liveness ? { liveness: opts.liveness } : {}),
     args,
     indirect,
     extraRemoteForwards: extra.addsRemoteForward,
@@ -73,7 +84,7 @@ export function buildTunnel(
       hostKeyMode: spec.server.hostKey.mode,
       knownHostsFile: prepared.files.knownHostsFile,
       ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
-      remotePorts: spec.forwards.filter((f) => f.kind === 'remote').map((f) => f.bindPort),
+      remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
     },
   });
   return { tunnel, cleanup: prepared.cleanup };

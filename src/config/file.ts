@@ -16,7 +16,7 @@ import {
   type KeepaliveSpec,
   type TunnelSpec,
 } from './spec.js';
-import { ConfigError, type ConfigProblem } from './errors.js';
+import { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
 import { pinnedKnownHostsLines, type FileInfo } from './env.js';
 import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
@@ -46,6 +46,8 @@ const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
 const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** Server keys of which one block may give only one; a tunnel giving one overrides the defaults' others. */
+const EXCLUSIVE_SERVER_KEYS = [['user', 'user_file'], ['host_key', 'host_key_file', 'known_hosts_file']];
 
 /** Values of one server block before defaults are applied; each remembers its node for errors. */
 type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string }>>;
@@ -156,11 +158,11 @@ class Reader {
 
 export function parseConfigFile(file: string, text: string, facts: FileFacts): FileConfig {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
   const r = new Reader(file, lc, facts);
   for (const e of doc.errors) {
     const pos = e.linePos?.[0];
-    r.problems.push({ where: pos ? `${file}:${pos.line}:${pos.col}` : file, expected: `YAML syntax: ${e.message.split('\n')[0]}` });
+    r.problems.push({ where: pos ? `${file}:${pos.line}:${pos.col}` : file, expected: `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
   }
   if (r.problems.length) throw new ConfigError(r.problems);
   const root = doc.contents as Node | null;
@@ -192,8 +194,9 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
     }
   }
   if (r.problems.length === 0) checkConflicts(r, tunnels, root);
-  if (r.problems.length) throw new ConfigError(r.problems);
-  return { tunnels, maxHandshakes, warnings: r.warnings };
+  // A problem in defaults is found once per tunnel inheriting it: report it once.
+  if (r.problems.length) throw new ConfigError([...new Map(r.problems.map((p) => [formatProblem(p), p])).values()]);
+  return { tunnels, maxHandshakes, warnings: [...new Set(r.warnings)] };
 }
 
 function serverFields(r: Reader, node: Node | null, path: string): ServerFields {
@@ -222,7 +225,11 @@ function readTunnel(
   const label = name ? `${path} (${name})` : path;
 
   const serverEntry = m.get('server');
-  const fields: ServerFields = { ...defaults.server, ...(serverEntry ? serverFields(r, serverEntry.value, `${label}.server`) : {}) };
+  const own = serverEntry ? serverFields(r, serverEntry.value, `${label}.server`) : {};
+  // A tunnel's own choice replaces the defaults' alternatives to it (user_file for user, one host-key source for another).
+  const inherited: ServerFields = { ...defaults.server };
+  for (const group of EXCLUSIVE_SERVER_KEYS) if (group.some((k) => own[k])) for (const k of group) delete inherited[k];
+  const fields: ServerFields = { ...inherited, ...own };
   const server = readServer(r, fields, serverEntry?.value ?? node, `${label}.server`);
 
   const forwardsEntry = m.get('forwards');
@@ -240,10 +247,13 @@ function readTunnel(
     });
   }
 
-  const keepalive = readKeepalive(r, m.get('keepalive')?.value ?? defaults.keepalive, `${label}.keepalive`);
-  const backoff = readBackoff(r, m.get('backoff')?.value ?? defaults.backoff, `${label}.backoff`);
-  const timeoutNode = m.get('connect_timeout')?.value ?? defaults.connectTimeout;
-  const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, `${label}.connect_timeout`, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
+  // A value inherited from defaults is named as defaults' in errors (and so reported once, not per tunnel).
+  const given = (key: string) => m.get(key)?.value ?? undefined;
+  const keepalive = readKeepalive(r, given('keepalive') ?? defaults.keepalive, given('keepalive') ? `${label}.keepalive` : 'defaults.keepalive');
+  const backoff = readBackoff(r, given('backoff') ?? defaults.backoff, given('backoff') ? `${label}.backoff` : 'defaults.backoff');
+  const timeoutNode = given('connect_timeout') ?? defaults.connectTimeout;
+  const timeoutPath = given('connect_timeout') ? `${label}.connect_timeout` : 'defaults.connect_timeout';
+  const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, timeoutPath, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
   const requiredEntry = m.get('required');
   const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
 
@@ -395,7 +405,7 @@ function readBackoff(r: Reader, node: Node | null | undefined, path: string): Ba
   if (max) {
     const v = r.seconds(max.value, `${path}.max`, 0.01);
     if (v !== undefined) out.maxMs = Math.round(v * 1000);
-    if (v !== undefined && v * 1000 < out.initialMs) r.fail(max.value, `${path}.max`, String(v), `must not be below backoff.initial (${out.initialMs / 1000} s)`);
+    if (v !== undefined && v * 1000 < out.initialMs) r.fail(max.value, `${path}.max`, raw(max.value), `must not be below backoff.initial (${out.initialMs / 1000} s)`);
   }
   const stable = m?.get('stable_after');
   if (stable) {
@@ -434,7 +444,9 @@ function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
 
 function raw(node: Node | null | undefined): string | undefined {
   if (node === null || node === undefined) return undefined;
-  return isScalar(node) ? String(node.value) : node.toString().trim().slice(0, 80);
+  // An empty value (`key:` with nothing after it) is shown as missing, not as "null".
+  if (isScalar(node)) return node.value === null ? undefined : String(node.value);
+  return node.toString().trim().slice(0, 80);
 }
 
 /** The allowed word nearest to a typo, if it is near enough to be a likely meaning. */

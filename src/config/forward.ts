@@ -24,6 +24,8 @@ export function parseEndpoint(text: string, role: 'bind' | 'target', allowPortZe
   if (v6) {
     address = v6[1];
     portText = v6[2]!;
+  } else if (t.startsWith('[')) {
+    return `expected [address]:port, e.g. [::1]:8080, got "${t}"`;
   } else {
     const i = t.lastIndexOf(':');
     if (i < 0) {
@@ -41,7 +43,10 @@ export function parseEndpoint(text: string, role: 'bind' | 'target', allowPortZe
     if (!address) return 'expected host:port (or a /path/to/socket), e.g. localhost:80';
     const p = hostProblem(address);
     if (p) return `target host "${address}" ${p}`;
-  } else if (address !== undefined && address !== '') {
+  } else if (address === '') {
+    // ssh(1): "an empty address or '*' indicates that the port should be available from all interfaces".
+    address = '*';
+  } else if (address !== undefined) {
     const p = bindAddressProblem(address);
     if (p) return `listen address "${address}" ${p}`;
   }
@@ -74,7 +79,7 @@ export function parseSshForward(kind: ForwardKind, spec: string): Forward | stri
   if (parts === undefined) return `unbalanced "[" in "${spec}"`;
   if (kind === 'dynamic') {
     if (parts.length > 2) return `expected [bind_address:]port for -D, got "${spec}"`;
-    const bind = parseEndpoint(parts.length === 2 ? `${bracketIfV6(parts[0]!)}:${parts[1]}` : parts[0]!, 'bind', false);
+    const bind = parseEndpoint(parts.length === 2 ? `${bracketIfV6(parts[0]!)}:${parts[1]}` : bracketIfV6(parts[0]!), 'bind', false);
     return typeof bind === 'string' ? bind : makeForward(kind, bind, undefined);
   }
   // Work from the end: the target is either "/socket" or "host:port".
@@ -90,7 +95,7 @@ export function parseSshForward(kind: ForwardKind, spec: string): Forward | stri
   }
   if (typeof target === 'string') return target;
   if (rest.length === 0 || rest.length > 2) return `expected [bind_address:]port:host:hostport, got "${spec}"`;
-  const bindText = rest.length === 2 ? `${bracketIfV6(rest[0]!)}:${rest[1]}` : rest[0]!;
+  const bindText = rest.length === 2 ? `${bracketIfV6(rest[0]!)}:${rest[1]}` : bracketIfV6(rest[0]!);
   const bind = parseEndpoint(bindText, 'bind', kind === 'remote');
   return typeof bind === 'string' ? bind : makeForward(kind, bind, target);
 }

@@ -34,16 +34,24 @@ export function parseSshCommandLine(
   let identity: string | undefined;
   const jump: string[] = [];
   let destination: string | undefined;
+  let forwardGiven = false;
 
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
-    if (destination === undefined && (word === '--' || !word.startsWith('-') || word === '-')) {
-      destination = word === '--' ? words[++i] : word;
-      if (i + 1 < words.length) {
-        const command = words.slice(i + 1).join(' ');
-        problems.push({ where: 'command line', value: command, expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
-      }
+    const isWord = word === '--' || !word.startsWith('-') || word === '-';
+    // As in ssh, options may also follow the destination; the first word after it starts a command.
+    if (isWord && destination !== undefined) {
+      const command = words.slice(word === '--' ? i + 1 : i).join(' ');
+      if (command) problems.push({ where: 'command line', value: command, expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
       break;
+    }
+    if (isWord) {
+      destination = word === '--' ? words[++i] : word;
+      if (word === '--' && i + 1 < words.length) {
+        problems.push({ where: 'command line', value: words.slice(i + 1).join(' '), expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
+        break;
+      }
+      continue;
     }
     let flags = '';
     for (let j = 1; j < word.length; j++) {
@@ -61,6 +69,7 @@ export function parseSshCommandLine(
         case 'L':
         case 'R':
         case 'D': {
+          forwardGiven = true;
           const kind = letter === 'L' ? 'local' : letter === 'R' ? 'remote' : 'dynamic';
           const f = parseSshForward(kind, value);
           if (typeof f === 'string') problems.push({ where: `-${letter}`, value, expected: f });
@@ -93,8 +102,12 @@ export function parseSshCommandLine(
   const url = /^ssh:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(destination);
   if (url) {
     if (url[1]) user ??= url[1];
-    host = url[2]!;
-    if (url[3]) port ??= parsePort(url[3]);
+    // The brackets around an IPv6 address are URL syntax, not part of the host (probes would not resolve "[::1]").
+    host = url[2]!.replace(/^\[(.*)\]$/, '$1');
+    if (url[3] && port === undefined) {
+      port = parsePort(url[3]);
+      if (port === undefined) problems.push({ where: 'destination', value: destination, expected: `port "${url[3]}": ${PORT_EXPECTED}` });
+    }
   } else {
     const at = destination.lastIndexOf('@');
     if (at >= 0) {
@@ -108,7 +121,7 @@ export function parseSshCommandLine(
     const userIssue = userProblem(user);
     if (userIssue) problems.push({ where: 'user', value: user, expected: userIssue });
   }
-  if (forwards.length === 0) problems.push({ where: 'command line', expected: 'no forward given: add -L [bind:]port:host:port, -R [bind:]port:host:port or -D [bind:]port' });
+  if (!forwardGiven) problems.push({ where: 'command line', expected: 'no forward given: add -L [bind:]port:host:port, -R [bind:]port:host:port or -D [bind:]port' });
   if (identity !== undefined) {
     const info = facts.fileInfo(identity);
     if (!info?.isFile || !info.readable) problems.push({ where: '-i', value: identity, expected: 'no readable private key file there' });
@@ -117,7 +130,8 @@ export function parseSshCommandLine(
   for (const e of check.errors) problems.push({ where: 'command line', value: extra.join(' '), expected: e });
   // Host keys follow the user's own ssh configuration here, so only the other controlled options warn.
   warnings.push(...check.warnings.filter((w) => !/StrictHostKeyChecking|UserKnownHostsFile/i.test(w)));
-  if (problems.length) throw new ConfigError(problems);
+  // Command-line mistakes are usage errors (64), as for any command.
+  if (problems.length) throw new UsageError(new ConfigError(problems).message);
 
   const spec: TunnelSpec = {
     name,

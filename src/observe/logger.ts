@@ -42,7 +42,7 @@ function dropUndefined(fields: Record<string, unknown>): Record<string, unknown>
 }
 
 function formatValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x !== 'object') ? v.join(',') : JSON.stringify(v);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }
 

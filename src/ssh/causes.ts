@@ -29,6 +29,7 @@ export type CauseCode =
   | 'handshake_timeout'
   | 'connect_stalled'
   | 'local_port_not_accepting'
+  | 'monitor_failed'
   | 'retry_requested'
   | 'killed'
   | 'exited'
@@ -63,6 +64,7 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   handshake_timeout: 'transient',
   connect_stalled: 'network',
   local_port_not_accepting: 'transient',
+  monitor_failed: 'network',
   retry_requested: 'transient',
   killed: 'transient',
   exited: 'transient',

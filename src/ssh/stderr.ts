@@ -46,7 +46,7 @@ const RULES: Rule[] = [
     summary: (m) => `the server could not listen on ${m[1] ? `port ${m[1]}` : m[2]} for the -R forward` },
   { re: /bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)|Could not request local forwarding/, code: 'local_port_in_use', priority: 25,
     summary: (m) => `local port ${m[2] ?? m[3] ?? ''} is already in use`.replace('port  is', 'port is') },
-  { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: 28,
+  { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: 31,
     summary: (m) => (m[1] ? `ssh could not load the private key ${m[1]}: ${m[2]}` : 'ssh refused the private key file: its permissions are too open') },
   { re: /Bad configuration option: (.*)|command-line line \d+: (.*)|Unsupported option|Bad port|Bad (?:local|remote|dynamic) forwarding specification/, code: 'ssh_option_rejected', priority: 29,
     summary: (m) => `ssh rejected its options: ${m[1] ?? m[2] ?? m[0]}` },

@@ -40,6 +40,11 @@ export interface TunnelDeps {
   extraRemoteForwards?: boolean;
   /** Limits concurrent handshakes per server; absent → no limit. */
   gate?: HandshakeGate;
+  /**
+   * An end-to-end check run while up (autossh's -M monitor): when it fails, ssh is restarted.
+   * `check` resolves false when no answer came back through the tunnel.
+   */
+  liveness?: { firstAfterMs: number; everyMs: number; what: string; check: () => Promise<boolean> };
   /** Connects to a Unix socket a local forward listens on; absent → such forwards count as up when ssh says so. */
   probeUnix?: (path: string, timeoutMs: number) => Promise<boolean>;
 }
@@ -180,7 +185,7 @@ export class Tunnel {
       };
       this.clearAttemptTimers(attempt);
       attempt.process.kill('SIGTERM');
-      attempt.timers.push(this.deps.clock.setTimer(KILL_GRACE_MS, () => attempt.exited || attempt.process.kill('SIGKILL')));
+      this.attemptTimer(attempt, KILL_GRACE_MS, () => attempt.exited || attempt.process.kill('SIGKILL'));
     });
     return this.stopPromise;
   }
@@ -246,15 +251,13 @@ export class Tunnel {
     else this.notice('debug', `handshake slot granted: ssh started (pid ${process.pid})`, { pid: process.pid });
 
     const deadline = this.spec.connectTimeoutSec * 1000 + HANDSHAKE_GRACE_MS;
-    attempt.timers.push(
-      this.deps.clock.setTimer(deadline, () => {
-        if (this.current === attempt && this.state === 'connecting') {
-          this.killAttempt(attempt, makeCause('handshake_timeout', `ssh did not bring the tunnel up within ${Math.round(deadline / 1000)} s`));
-        }
-      }),
-    );
+    this.attemptTimer(attempt, deadline, () => {
+      if (this.current === attempt && this.state === 'connecting') {
+        this.killAttempt(attempt, makeCause('handshake_timeout', `ssh did not bring the tunnel up within ${Math.round(deadline / 1000)} s`));
+      }
+    });
     if (!this.deps.indirect) {
-      attempt.timers.push(this.deps.clock.setTimer(STALL_CHECK_AFTER_MS, () => this.watchForStall(attempt)));
+      this.attemptTimer(attempt, STALL_CHECK_AFTER_MS, () => this.watchForStall(attempt));
     }
   }
 
@@ -345,7 +348,7 @@ export class Tunnel {
         return;
       }
       // ssh said it listens, yet the port refused: look again shortly; the handshake deadline bounds this.
-      await new Promise<void>((resolve) => attempt.timers.push(this.deps.clock.setTimer(LOCAL_PROBE_RETRY_MS, resolve)));
+      await new Promise<void>((resolve) => this.attemptTimer(attempt, LOCAL_PROBE_RETRY_MS, resolve));
       if (this.current !== attempt || attempt.exited || this.state !== 'connecting') return;
     }
   }
@@ -362,11 +365,22 @@ export class Tunnel {
       connectMs: now - attempt.startedAt,
       ...(attempt.allocated.length ? { allocatedPorts: [...attempt.allocated] } : {}),
     });
-    attempt.timers.push(
-      this.deps.clock.setTimer(this.spec.backoff.stableAfterMs, () => {
-        if (this.current === attempt && this.state === 'up') this.failures = 0;
-      }),
-    );
+    this.attemptTimer(attempt, this.spec.backoff.stableAfterMs, () => {
+      if (this.current === attempt && this.state === 'up') this.failures = 0;
+    });
+    const liveness = this.deps.liveness;
+    if (liveness) {
+      const schedule = (ms: number) =>
+        this.attemptTimer(attempt, ms, () => {
+          if (this.current !== attempt || this.state !== 'up') return;
+          void liveness.check().then((ok) => {
+            if (this.current !== attempt || this.state !== 'up') return;
+            if (ok) schedule(liveness.everyMs);
+            else this.killAttempt(attempt, makeCause('monitor_failed', `the ${liveness.what} got no answer through the tunnel: the connection is dead`));
+          });
+        });
+      schedule(liveness.firstAfterMs);
+    }
   }
 
   /**
@@ -377,7 +391,8 @@ export class Tunnel {
   private watchForStall(attempt: Attempt): void {
     if (this.current !== attempt || attempt.tcpConnected || attempt.exited || this.state !== 'connecting') return;
     attempt.probing = true;
-    const { host, port } = this.spec.server;
+    const { port } = this.spec.server;
+    const host = bareHost(this.spec.server.host);
     const round = async () => {
       while (this.current === attempt && !attempt.tcpConnected && !attempt.exited && this.state === 'connecting') {
         const started = this.deps.clock.now();
@@ -389,7 +404,7 @@ export class Tunnel {
           return;
         }
         const wait = Math.max(0, started + PROBE_INTERVAL_MS - now);
-        await new Promise<void>((resolve) => attempt.timers.push(this.deps.clock.setTimer(wait, resolve)));
+        await new Promise<void>((resolve) => this.attemptTimer(attempt, wait, resolve));
       }
     };
     void round();
@@ -401,7 +416,7 @@ export class Tunnel {
     if (attempt.exited || attempt.killCause) return;
     attempt.killCause = cause;
     attempt.process.kill('SIGTERM');
-    attempt.timers.push(this.deps.clock.setTimer(KILL_GRACE_MS, () => attempt.exited || attempt.process.kill('SIGKILL')));
+    this.attemptTimer(attempt, KILL_GRACE_MS, () => attempt.exited || attempt.process.kill('SIGKILL'));
   }
 
   private afterExit(attempt: Attempt | undefined, exit: SshExit): void {
@@ -450,7 +465,8 @@ export class Tunnel {
 
   /** Retries at once when the server's port answers a plain connect after having not. */
   private async watchForReturn(generation: number): Promise<void> {
-    const { host, port } = this.spec.server;
+    const { port } = this.spec.server;
+    const host = bareHost(this.spec.server.host);
     let sawUnreachable = false;
     while (this.waitGeneration === generation && this.state === 'backoff') {
       const started = this.deps.clock.now();
@@ -473,6 +489,15 @@ export class Tunnel {
     for (const t of this.waitTimers) this.deps.clock.clearTimer(t);
     this.waitTimers = [];
     this.nextAttemptAt = undefined;
+  }
+
+  /** A timer that belongs to one ssh run: cleared when it ends, forgotten once it fires. */
+  private attemptTimer(attempt: Attempt, ms: number, fn: () => void): void {
+    const handle = this.deps.clock.setTimer(ms, () => {
+      attempt.timers = attempt.timers.filter((t) => t !== handle);
+      fn();
+    });
+    attempt.timers.push(handle);
   }
 
   private clearAttemptTimers(attempt: Attempt): void {
@@ -502,6 +527,11 @@ export class Tunnel {
   private notice(level: Notice['level'], message: string, fields?: Record<string, unknown>): void {
     this.events.emit({ type: 'notice', tunnel: this.name, at: this.deps.clock.now(), level, message, ...(fields ? { fields } : {}) });
   }
+}
+
+/** An IPv6 literal without the brackets ssh's notation wraps it in. */
+function bareHost(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1');
 }
 
 /** Where to connect to reach a listener bound to `bind`. */

@@ -1,5 +1,7 @@
 /** Fakes for the supervisor's ports: a virtual clock, scripted ssh processes, scripted probes. */
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from '../../src/supervisor/ports.js';
+import { DEFAULT_BACKOFF, type Forward, type ServerSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { Tunnel } from '../../src/supervisor/tunnel.js';
 
 /** Lets every pending promise chain run (probe results, awaits inside the supervisor). */
 export const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -112,4 +114,69 @@ export class FakeProbe {
   callsTo(host: string, port: number): number {
     return this.calls.filter((c) => c.host === host && c.port === port).length;
   }
+}
+
+/** A -R forward of port 4000 to localhost:80: up as soon as the server confirms it. */
+export const REMOTE_4000: Forward = { kind: 'remote', bindAddress: '127.0.0.1', bindPort: 4000, targetHost: 'localhost', targetPort: 80 };
+/** What ssh prints when the server confirms REMOTE_4000. */
+export const REMOTE_4000_OK = 'debug1: remote forward success for: listen 127.0.0.1:4000, connect localhost:80';
+
+/** A spec with the defaults, trusting the host key on first use. */
+export function testSpec(name: string, forwards: Forward[], server: Pick<ServerSpec, 'user' | 'host' | 'port'>, extra: Partial<TunnelSpec> = {}): TunnelSpec {
+  return {
+    name,
+    server: { ...server, hostKey: { mode: 'trust-on-first-use', checkHostIp: true } },
+    forwards,
+    keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
+    connectTimeoutSec: 10,
+    extraArgs: [],
+    backoff: { ...DEFAULT_BACKOFF },
+    ...extra,
+  };
+}
+
+/** A Tunnel of REMOTE_4000 via deploy@bastion:22, on the fakes. */
+export function fakeTunnel(name: string, clock: FakeClock, spawner: FakeSpawner, extra: Partial<TunnelSpec> = {}): Tunnel {
+  const server = { user: 'deploy', host: 'bastion', port: 22 };
+  return new Tunnel(testSpec(name, [REMOTE_4000], server, extra), {
+    clock,
+    spawnSsh: spawner.spawn,
+    probeTcp: new FakeProbe(clock).probe,
+    random: () => 0.5,
+    args: [],
+    hintContext: { ...server, hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [REMOTE_4000.bindPort] },
+  });
+}
+
+/** One file in a FakeFiles world; by default a readable regular file with empty text. */
+export interface FakeFile {
+  text?: string;
+  isFile?: boolean;
+  readable?: boolean;
+}
+
+/**
+ * A fake file system for config parsers (FileFacts/EnvFacts `fileInfo`, FileFacts `readText`):
+ * paths not listed do not exist; reads fail as Node's would (ENOENT, EACCES, EISDIR).
+ */
+export class FakeFiles {
+  readonly asked: string[] = [];
+  readonly read: string[] = [];
+  constructor(private readonly files: Record<string, FakeFile>) {}
+
+  readonly fileInfo = (path: string): { isFile: boolean; readable: boolean } | undefined => {
+    this.asked.push(path);
+    const f = Object.hasOwn(this.files, path) ? this.files[path]! : undefined;
+    return f && { isFile: f.isFile ?? true, readable: f.readable ?? true };
+  };
+
+  readonly readText = (path: string): string => {
+    this.read.push(path);
+    const f = Object.hasOwn(this.files, path) ? this.files[path]! : undefined;
+    const fail = (code: string) => Object.assign(new Error(`${code}: fake read of '${path}'`), { code });
+    if (!f) throw fail('ENOENT');
+    if (f.isFile === false) throw fail('EISDIR');
+    if (f.readable === false) throw fail('EACCES');
+    return f.text ?? '';
+  };
 }

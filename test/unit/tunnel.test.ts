@@ -2,9 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tunnel, KILL_GRACE_MS } from '../../src/supervisor/tunnel.js';
-import { DEFAULT_BACKOFF, type Forward, type TunnelSpec } from '../../src/config/spec.js';
+import { DEFAULT_BACKOFF, type Forward } from '../../src/config/spec.js';
 import type { StateChange, TunnelEvent } from '../../src/supervisor/events.js';
-import { FakeClock, FakeProbe, FakeSpawner } from './fakes.js';
+import { FakeClock, FakeProbe, FakeSpawner, testSpec } from './fakes.js';
 
 const SERVER = { host: 'bastion.example', port: 22 };
 const LOCAL: Forward = { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'db', targetPort: 5432 };
@@ -26,15 +26,7 @@ function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; extraRemo
   const clock = new FakeClock();
   const spawner = new FakeSpawner();
   const probe = new FakeProbe(clock);
-  const spec: TunnelSpec = {
-    name: 't1',
-    server: { user: 'root', ...SERVER, hostKey: { mode: 'trust-on-first-use', checkHostIp: true } },
-    forwards,
-    keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
-    connectTimeoutSec: 10,
-    extraArgs: [],
-    backoff: { ...DEFAULT_BACKOFF },
-  };
+  const spec = testSpec('t1', forwards, { user: 'root', ...SERVER });
   const tunnel = new Tunnel(spec, {
     clock,
     spawnSsh: spawner.spawn,

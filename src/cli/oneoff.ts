@@ -1,0 +1,31 @@
+/** `autotunnel -L 8080:db:5432 user@bastion`: one tunnel, written in ssh's own words. */
+import { userInfo } from 'node:os';
+import { parseSshCommandLine } from '../config/ssh-command-line.js';
+import { parseSettings } from '../config/settings.js';
+import { createLogger } from '../observe/logger.js';
+import { fileInfo } from './run-env.js';
+import { runSingle } from './run-single.js';
+
+export const ONEOFF_HELP = `Usage: autotunnel [ssh options] [user@]host
+
+Keeps one tunnel up, written as you would write it for ssh:
+  -L [bind:]port:host:hostport   listen here, connect from the server     (repeatable)
+  -R [bind:]port:host:hostport   listen on the server, connect from here  (repeatable)
+  -D [bind:]port                 SOCKS proxy here                          (repeatable)
+  -p port   -l user   -i keyfile   -J jump[,jump]   -o Option=value   and other ssh flags
+
+Host keys and settings come from your ssh configuration (~/.ssh/config, ~/.ssh/known_hosts);
+ssh runs with BatchMode=yes, so an unknown host key is refused: connect once with plain ssh
+first, or use the SSH_* variables or a config file for trust on first use.
+
+Examples:
+  autotunnel -L 5432:db.internal:5432 tunnel@bastion.example.com
+  autotunnel -R 8080:localhost:80 -p 2222 -i ~/.ssh/tunnel_ed25519 me@vps.example.com
+  autotunnel -D 1080 -J jump@gateway me@inside`;
+
+export async function runOneOff(words: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const settings = parseSettings(env);
+  const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+  const { spec, warnings } = parseSshCommandLine(words, { fileInfo, defaultUser: userInfo().username });
+  return runSingle({ spec, warnings, notices: [], settings, env, logger });
+}

@@ -1,0 +1,43 @@
+/** Runs one tunnel from an already validated spec: shared by the ssh-style and autossh command lines. */
+import type { TunnelSpec } from '../config/spec.js';
+import type { Settings } from '../config/settings.js';
+import type { Logger } from '../observe/logger.js';
+import { defaultStateDir } from '../adapters/ssh-files.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import type { TunnelDeps } from '../supervisor/tunnel.js';
+import { buildTunnel, findSshTools } from './wiring.js';
+import type { LifecycleHooks } from './lifecycle.js';
+import { supervise } from './supervise.js';
+
+export interface SingleRun {
+  spec: TunnelSpec;
+  warnings: string[];
+  notices: string[];
+  settings: Settings;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  liveness?: TunnelDeps['liveness'];
+  hooks?: LifecycleHooks;
+  /** Undone at exit, after the tunnel has stopped. */
+  cleanup?: () => void;
+  /** Given the supervisor before it starts (to watch events). */
+  onSupervisor?: (s: Supervisor) => void;
+}
+
+export async function runSingle(run: SingleRun): Promise<number> {
+  const { spec, logger, settings } = run;
+  run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
+  run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
+  const tools = findSshTools(settings.ssh);
+  const built = buildTunnel(spec, {
+    tools,
+    stateDir: settings.stateDir ?? defaultStateDir(run.env),
+    stateDirExplicit: settings.stateDir !== undefined,
+    logger,
+    ...(run.liveness ? { liveness: run.liveness } : {}),
+  });
+  const supervisor = new Supervisor();
+  supervisor.add(built.tunnel, built.cleanup);
+  run.onSupervisor?.(supervisor);
+  return supervise(supervisor, { env: run.env, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
+}

@@ -1,0 +1,7 @@
+/** The version in package.json, for --version, the metrics and the status page. */
+import { readFileSync } from 'node:fs';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
