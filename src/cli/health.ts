@@ -10,7 +10,12 @@ export const HEALTH_HELP = `Usage: autotunnel health [--live] [--url URL]
   --live     liveness: autotunnel itself and its supervision loop are alive (GET /healthz);
              a remote host being down never makes this fail
   --url URL  the instance to ask; default from AUTOTUNNEL_HTTP (http://127.0.0.1:9810)
-Exit 0 healthy, 1 unhealthy or unreachable.`;
+Exit 0 healthy, 1 unhealthy or unreachable.
+
+Examples:
+  HEALTHCHECK CMD ["autotunnel", "health"]                       (Dockerfile)
+  livenessProbe: { exec: { command: [autotunnel, health, --live] } }   (Kubernetes)
+  autotunnel health --url http://10.0.0.5:9810`;
 
 export async function runHealth(args: string[], env: Record<string, string | undefined>): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {

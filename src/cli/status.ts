@@ -7,7 +7,12 @@ export const STATUS_HELP = `Usage: autotunnel status [--json] [--url URL]
   prints every tunnel: name, state, since when, restarts, last cause
   --json     the same as GET /api/tunnels
   --url URL  the instance to ask; default from AUTOTUNNEL_HTTP (http://127.0.0.1:9810)
-Exit 0 when autotunnel answered, 1 when it could not be reached.`;
+Exit 0 when autotunnel answered, 1 when it could not be reached.
+
+Examples:
+  autotunnel status
+  autotunnel status --json | jq '.tunnels[] | select(.state != "up")'
+  docker exec proxy_server autotunnel status`;
 
 const COLOR: Partial<Record<ApiTunnel['state'], string>> = { up: '32', backoff: '31', connecting: '33', starting: '33' };
 
