@@ -24,7 +24,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError([{ where: file, expected: code === 'ENOENT' ? 'no such file; check the path given with -c or AUTOTUNNEL_CONFIG' : `cannot be read (${code ?? String(e)})` }]);
   }
-  const config = parseConfigFile(file, text, { fileInfo, readText: (p) => readFileSync(p, 'utf8'), env });
+  const config = parseConfigFile(file, text, { fileInfo, readText: (p) => readFileSync(p, 'utf8'), env, ...(process.getuid ? { uid: process.getuid() } : {}) });
   return { config, digest: createHash('sha256').update(text).digest('hex') };
 }
 

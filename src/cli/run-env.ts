@@ -18,8 +18,9 @@ export function fileInfo(path: string): FileInfo | undefined {
       readable = false;
     }
     return { isFile: st.isFile(), readable };
-  } catch {
-    return undefined;
+  } catch (e) {
+    // EACCES: a directory on the path is closed to us — not the same as "no such file".
+    return (e as NodeJS.ErrnoException).code === 'EACCES' ? { isFile: false, readable: false, blocked: true } : undefined;
   }
 }
 
@@ -37,6 +38,7 @@ export const realFacts = (env: NodeJS.ProcessEnv): EnvFacts => ({
   fileInfo,
   inContainer: detectContainer(env),
   random: Math.random,
+  ...(process.getuid ? { uid: process.getuid() } : {}),
 });
 
 export function stderrLogger(env: NodeJS.ProcessEnv): Logger {

@@ -41,6 +41,16 @@ export type Env = Record<string, string | undefined>;
 export interface FileInfo {
   isFile: boolean;
   readable: boolean;
+  /** A directory on the path cannot be searched by this user, so whether the file exists is unknown. */
+  blocked?: boolean;
+}
+
+/** Why a file that exists (or may) cannot be used, naming the uid so the fix is obvious. */
+export function unusableFile(info: FileInfo, what: string, uid: number | undefined): string {
+  const who = uid === undefined ? 'this user' : `uid ${uid}`;
+  if (info.blocked) return `cannot reach it: a directory on the path is not searchable by ${who}; make it searchable (chmod o+x, or g+x for a shared group) or mount the ${what} elsewhere`;
+  if (!info.isFile) return `that is not a regular file; point it at the ${what}`;
+  return `the file is not readable by ${who}: make it readable for that user (chown ${uid ?? 'USER'} FILE on the host, or mount it as a Docker secret)${what === 'private key' ? ' — autotunnel copies a key with too-open permissions to a private 0600 file itself' : ''}`;
 }
 
 /** What the parser may know of the world, injected. */
@@ -50,6 +60,8 @@ export interface EnvFacts {
   inContainer: boolean;
   /** [0, 1), for the random tunnel port. */
   random(): number;
+  /** Who we run as, for messages about unreadable files. */
+  uid?: number;
 }
 
 export interface EnvConfig {
@@ -148,7 +160,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   }
   if (kind !== 'remote' && facts.inContainer && isLoopback(bindAddress)) {
     warnings.push(
-      `in a container, a ${kind === 'local' ? '-L' : '-D'} port bound to ${bindAddress} is reachable only from inside this container; set SSH_BIND_IP=0.0.0.0 so other containers (or published ports) can reach it`,
+      `in a container, a ${kind === 'local' ? '-L' : '-D'} port bound to ${bindAddress} is reachable only from inside this container (unless it runs on the host's network); set SSH_BIND_IP=0.0.0.0 so other containers (or published ports) can reach it`,
     );
   }
 
@@ -172,10 +184,9 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   } else if (rawKey !== undefined) {
     bad('SSH_KEY_FILE', rawKey, keyInfo === undefined
       ? 'no file there; mount the private key at that path (e.g. a Docker secret at /run/secrets/NAME) or unset SSH_KEY_FILE to use /id_rsa'
-      : keyInfo.isFile ? 'the file is not readable by this user; make it readable (autotunnel copies it to a private 0600 file itself)'
-      : 'that is not a regular file; point it at the private key file');
+      : unusableFile(keyInfo, 'private key', facts.uid));
   } else if (keyInfo !== undefined) {
-    bad('SSH_KEY_FILE', undefined, `the default key ${DEFAULT_KEY_FILE} exists but is ${keyInfo.isFile ? 'not readable by this user' : 'not a regular file'}; fix it or set SSH_KEY_FILE`);
+    bad('SSH_KEY_FILE', undefined, `the default key ${DEFAULT_KEY_FILE} is there but unusable: ${unusableFile(keyInfo, 'private key', facts.uid)}; or set SSH_KEY_FILE`);
   } else {
     notices.push(`no key at ${DEFAULT_KEY_FILE} and SSH_KEY_FILE is not set: ssh will use its default identities (~/.ssh/id_*) and any ssh-agent`);
   }
@@ -271,9 +282,9 @@ function hostKeyPolicy(
   if (rawFile !== undefined) {
     bad('SSH_KNOWN_HOSTS_FILE', rawFile, info === undefined
       ? 'no file there; mount your known_hosts file at that path, or unset the variable to trust the host key on first use'
-      : 'not a readable regular file; mount a readable known_hosts file there');
+      : unusableFile(info, 'known_hosts file', facts.uid));
   } else if (info !== undefined) {
-    bad('SSH_KNOWN_HOSTS_FILE', undefined, `${DEFAULT_KNOWN_HOSTS_FILE} exists but is not a readable regular file; fix the mount or set SSH_KNOWN_HOSTS_FILE`);
+    bad('SSH_KNOWN_HOSTS_FILE', undefined, `${DEFAULT_KNOWN_HOSTS_FILE} is there but unusable: ${unusableFile(info, 'known_hosts file', facts.uid)}; or set SSH_KNOWN_HOSTS_FILE`);
   } else {
     notices.push(`no known_hosts file at ${DEFAULT_KNOWN_HOSTS_FILE}: the server's host key will be trusted on first use, remembered, and a changed key refused`);
   }

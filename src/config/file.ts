@@ -17,7 +17,7 @@ import {
   type TunnelSpec,
 } from './spec.js';
 import { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
-import { pinnedKnownHostsLines, type FileInfo } from './env.js';
+import { pinnedKnownHostsLines, unusableFile, type FileInfo } from './env.js';
 import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
@@ -28,6 +28,8 @@ export const DEFAULT_MAX_HANDSHAKES = 8;
 
 export interface FileFacts {
   fileInfo(path: string): FileInfo | undefined;
+  /** Who we run as, for messages about unreadable files. */
+  uid?: number;
   readText(path: string): string;
   env: Record<string, string | undefined>;
 }
@@ -301,7 +303,7 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   const keyFile = str('key_file');
   if (keyFile !== undefined) {
     const info = r.facts.fileInfo(keyFile);
-    if (!info?.isFile || !info.readable) r.fail(f.key_file!.node, f.key_file!.path, keyFile, info === undefined ? 'no file there; mount the private key at that path' : 'not a readable regular file');
+    if (!info?.isFile || !info.readable) r.fail(f.key_file!.node, f.key_file!.path, keyFile, info === undefined ? 'no file there; mount the private key at that path' : unusableFile(info, 'private key', r.facts.uid));
     else identity = { file: keyFile, explicit: true };
   }
 

@@ -280,7 +280,7 @@ describe('config file: details', () => {
 
   test('key_file and known_hosts_file must be readable regular files', () => {
     assert.deepEqual(problems(() => parseText(ONE('      host: h\n      key_file: /etc/autotunnel\n      known_hosts_file: /etc/autotunnel\n'))), [
-      'tunnels.yaml:5:17 tunnels[0] (t).server.key_file="/etc/autotunnel": not a readable regular file',
+      'tunnels.yaml:5:17 tunnels[0] (t).server.key_file="/etc/autotunnel": that is not a regular file; point it at the private key',
       'tunnels.yaml:6:25 tunnels[0] (t).server.known_hosts_file="/etc/autotunnel": no readable file there; mount your known_hosts file, or leave the key out to trust it on first use',
     ]);
   });

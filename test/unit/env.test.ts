@@ -396,7 +396,7 @@ describe('SSH_BIND_IP', () => {
         const { warnings } = parse({ SSH_MODE: mode, ...(bind ? { SSH_BIND_IP: bind } : {}) }, fakeFacts({}, { inContainer: true }));
         const addr = bind ?? '127.0.0.1';
         assert.deepEqual(warnings, [
-          `in a container, a ${flag} port bound to ${addr} is reachable only from inside this container; set SSH_BIND_IP=0.0.0.0 so other containers (or published ports) can reach it`,
+          `in a container, a ${flag} port bound to ${addr} is reachable only from inside this container (unless it runs on the host's network); set SSH_BIND_IP=0.0.0.0 so other containers (or published ports) can reach it`,
         ]);
       }
     }
@@ -460,14 +460,19 @@ describe('host key verification', () => {
   test('SSH_KNOWN_HOSTS_FILE explicit but unreadable or a directory is an error', () => {
     for (const info of [UNREADABLE, DIRECTORY]) {
       const p = onlyProblem({ SSH_KNOWN_HOSTS_FILE: '/kh' }, fakeFacts({ '/kh': info }));
-      assertProblem(p, 'SSH_KNOWN_HOSTS_FILE', '/kh', /^not a readable regular file; mount a readable known_hosts file there$/);
+      assertProblem(p, 'SSH_KNOWN_HOSTS_FILE', '/kh', info === DIRECTORY ? /^that is not a regular file; point it at the known_hosts file$/ : /^the file is not readable by this user: make it readable for that user \(chown USER FILE on the host, or mount it as a Docker secret\)$/);
     }
+  });
+
+  test('a directory on the path closed to us is told apart from a missing file, naming the uid', () => {
+    const p = onlyProblem({ SSH_KNOWN_HOSTS_FILE: '/kh' }, { ...fakeFacts({ '/kh': { isFile: false, readable: false, blocked: true } }), uid: 10001 });
+    assertProblem(p, 'SSH_KNOWN_HOSTS_FILE', '/kh', /^cannot reach it: a directory on the path is not searchable by uid 10001; make it searchable/);
   });
 
   test('default /known_hosts present but unreadable or a directory is an error without a value', () => {
     for (const info of [UNREADABLE, DIRECTORY]) {
       const p = onlyProblem({}, fakeFacts({ '/known_hosts': info }));
-      assertProblem(p, 'SSH_KNOWN_HOSTS_FILE', undefined, /^\/known_hosts exists but is not a readable regular file; fix the mount or set SSH_KNOWN_HOSTS_FILE$/);
+      assertProblem(p, 'SSH_KNOWN_HOSTS_FILE', undefined, /^\/known_hosts is there but unusable: .*; or set SSH_KNOWN_HOSTS_FILE$/);
     }
   });
 
@@ -576,17 +581,19 @@ describe('SSH_KEY_FILE', () => {
 
   test('explicit but unreadable is an error', () => {
     const p = onlyProblem({ SSH_KEY_FILE: '/k' }, fakeFacts({ '/k': UNREADABLE }));
-    assertProblem(p, 'SSH_KEY_FILE', '/k', /^the file is not readable by this user; make it readable/);
+    assertProblem(p, 'SSH_KEY_FILE', '/k', /^the file is not readable by this user: make it readable for that user .* autotunnel copies a key with too-open permissions to a private 0600 file itself$/);
+    const withUid = onlyProblem({ SSH_KEY_FILE: '/k' }, { ...fakeFacts({ '/k': UNREADABLE }), uid: 10001 });
+    assertProblem(withUid, 'SSH_KEY_FILE', '/k', /^the file is not readable by uid 10001: make it readable for that user \(chown 10001 FILE on the host/);
   });
 
   test('explicit but a directory is an error', () => {
     const p = onlyProblem({ SSH_KEY_FILE: '/k' }, fakeFacts({ '/k': DIRECTORY }));
-    assertProblem(p, 'SSH_KEY_FILE', '/k', /^that is not a regular file; point it at the private key file$/);
+    assertProblem(p, 'SSH_KEY_FILE', '/k', /^that is not a regular file; point it at the private key$/);
   });
 
   test('default /id_rsa present but unusable is an error without a value', () => {
-    assertProblem(onlyProblem({}, fakeFacts({ '/id_rsa': UNREADABLE })), 'SSH_KEY_FILE', undefined, /^the default key \/id_rsa exists but is not readable by this user; fix it or set SSH_KEY_FILE$/);
-    assertProblem(onlyProblem({}, fakeFacts({ '/id_rsa': DIRECTORY })), 'SSH_KEY_FILE', undefined, /^the default key \/id_rsa exists but is not a regular file; fix it or set SSH_KEY_FILE$/);
+    assertProblem(onlyProblem({}, fakeFacts({ '/id_rsa': UNREADABLE })), 'SSH_KEY_FILE', undefined, /^the default key \/id_rsa is there but unusable: the file is not readable by this user: .*; or set SSH_KEY_FILE$/);
+    assertProblem(onlyProblem({}, fakeFacts({ '/id_rsa': DIRECTORY })), 'SSH_KEY_FILE', undefined, /^the default key \/id_rsa is there but unusable: that is not a regular file; point it at the private key; or set SSH_KEY_FILE$/);
   });
 });
 
@@ -781,7 +788,7 @@ describe('all problems at once', () => {
       ['SSH_KEY_FILE', undefined],
     ]);
     assert.match(err.message, /^SSH_REMOTE_PORT="x": expected a TCP port/);
-    assert.match(err.message.split('\n')[1]!, /^SSH_KNOWN_HOSTS_FILE: \/known_hosts exists/);
+    assert.match(err.message.split('\n')[1]!, /^SSH_KNOWN_HOSTS_FILE: \/known_hosts is there but unusable/);
   });
 });
 

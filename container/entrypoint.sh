@@ -1,0 +1,34 @@
+#!/bin/sh
+# The image's entrypoint (under tini): runs autotunnel with the container's arguments.
+#
+# One thing has to happen first. ssh looks its own uid up in the password database and refuses
+# to run without an entry ("No user exists for uid 12345"), and a container may run under a uid
+# the image has never heard of: `docker run --user 12345:0`, Kubernetes' runAsUser, OpenShift's
+# random uids. (Podman adds a passwd entry itself; Docker and Kubernetes do not.) For that case,
+# and only then, the process gets a private passwd file with an entry for its uid through
+# nss_wrapper: nothing in /etc is made writable, so this also works on a read-only root
+# filesystem, and the image's own user and podman's runs are left alone.
+set -eu
+
+uid="$(id -u)"
+if ! getent passwd "$uid" >/dev/null 2>&1; then
+  gid="$(id -g)"
+  # /tmp must be writable anyway (key copies go there when /dev/shm is not usable).
+  base="${TMPDIR:-/tmp}"
+  [ -w "$base" ] || base=/dev/shm
+  # A restarted container keeps /tmp: remove what an earlier start left.
+  for old in "$base"/autotunnel-nss.*; do
+    if [ -O "$old" ]; then rm -rf "$old"; fi
+  done
+  dir="$(mktemp -d "$base/autotunnel-nss.XXXXXX")"
+  cp /etc/passwd "$dir/passwd"
+  cp /etc/group "$dir/group"
+  echo "autotunnel-$uid:x:$uid:$gid:autotunnel (uid $uid):/home/autotunnel:/usr/sbin/nologin" >>"$dir/passwd"
+  getent group "$gid" >/dev/null 2>&1 || echo "autotunnel-$gid:x:$gid:" >>"$dir/group"
+  export LD_PRELOAD="/usr/local/lib/libnss_wrapper.so${LD_PRELOAD:+ $LD_PRELOAD}"
+  export NSS_WRAPPER_PASSWD="$dir/passwd" NSS_WRAPPER_GROUP="$dir/group"
+  # Docker sets HOME=/ for a uid without an entry when the image sets none.
+  if [ "${HOME:-/}" = / ]; then export HOME=/home/autotunnel; fi
+fi
+
+exec /usr/local/bin/autotunnel "$@"
