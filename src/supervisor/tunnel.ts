@@ -11,9 +11,17 @@ import { Emitter, type Notice, type TunnelEvent, type TunnelState } from './even
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from './ports.js';
 import type { HandshakeGate, Release } from './handshake-gate.js';
 
-/** At most one reachability probe a second, each given this long to connect. */
+/** Once the server answers, one reachability probe a second; each is given this long to connect. */
 export const PROBE_INTERVAL_MS = 1_000;
 export const PROBE_TIMEOUT_MS = 1_000;
+/**
+ * While the server does not answer: a new probe this often, at most this many in flight. A
+ * refused probe is a RST from the kernel and a dropped one goes nowhere — no sshd runs for
+ * either — and at one a second the tunnel could only be back up to 1.2 s after the path returns
+ * (bench/RESULTS.md); at 200 ms it is back within about 0.4 s.
+ */
+export const FAST_PROBE_EVERY_MS = 200;
+export const MAX_PROBES_IN_FLIGHT = 5;
 /** Without "Connection established" after this long, watch whether the server is reachable. */
 export const STALL_CHECK_AFTER_MS = 1_000;
 /** A connect pending this long while a fresh probe connects quickly means ssh's SYN was lost. */
@@ -303,6 +311,8 @@ export class Tunnel {
         attempt.sessionStarted = true;
         break;
       case 'authenticated':
+        // sshd's MaxStartups counts unauthenticated connections only: the next handshake may start.
+        attempt.release?.();
         break;
     }
     this.checkReady(attempt);
@@ -384,30 +394,53 @@ export class Tunnel {
   }
 
   /**
-   * While ssh's TCP connect is pending, probe the server once a second: if a fresh connect
+   * While ssh's TCP connect is pending, probe the server (see probeServer): if a fresh connect
    * gets through quickly while ssh's has been stuck for seconds, ssh's SYN was lost during an
    * outage and the kernel would make it wait for the next retransmission — restart it now.
    */
   private watchForStall(attempt: Attempt): void {
     if (this.current !== attempt || attempt.tcpConnected || attempt.exited || this.state !== 'connecting') return;
     attempt.probing = true;
+    this.probeServer(
+      () => this.current === attempt && !attempt.tcpConnected && !attempt.exited && this.state === 'connecting',
+      (ms, fn) => this.attemptTimer(attempt, ms, fn),
+      (ok, tookMs) => {
+        if (ok && this.deps.clock.now() - attempt.startedAt >= STALL_MIN_PENDING_MS && tookMs < PROBE_TIMEOUT_MS) {
+          this.killAttempt(attempt, makeCause('connect_stalled', 'the server answers again, but ssh\'s connection attempt from during the outage is still waiting: restarting it'));
+          return true;
+        }
+        return false;
+      },
+    );
+  }
+
+  /**
+   * Probes the server's port until `active()` turns false or `onResult` returns true. While it
+   * does not answer, a new probe starts every FAST_PROBE_EVERY_MS without waiting for the last
+   * one (a refusal is a RST from a port where nothing listens; a dropped SYN goes nowhere: no
+   * sshd ever runs for either); once it answers, one probe a second.
+   */
+  private probeServer(active: () => boolean, timer: (ms: number, fn: () => void) => void, onResult: (ok: boolean, tookMs: number) => boolean): void {
     const { port } = this.spec.server;
     const host = bareHost(this.spec.server.host);
-    const round = async () => {
-      while (this.current === attempt && !attempt.tcpConnected && !attempt.exited && this.state === 'connecting') {
+    let inFlight = 0;
+    let answered = false;
+    let done = false;
+    const tick = () => {
+      if (done || !active()) return;
+      if (inFlight < MAX_PROBES_IN_FLIGHT) {
+        inFlight++;
         const started = this.deps.clock.now();
-        const ok = await this.deps.probeTcp(host, port, PROBE_TIMEOUT_MS);
-        const now = this.deps.clock.now();
-        if (this.current !== attempt || attempt.tcpConnected || attempt.exited || this.state !== 'connecting') return;
-        if (ok && now - attempt.startedAt >= STALL_MIN_PENDING_MS && now - started < PROBE_TIMEOUT_MS) {
-          this.killAttempt(attempt, makeCause('connect_stalled', 'the server answers again, but ssh\'s connection attempt from during the outage is still waiting: restarting it'));
-          return;
-        }
-        const wait = Math.max(0, started + PROBE_INTERVAL_MS - now);
-        await new Promise<void>((resolve) => this.attemptTimer(attempt, wait, resolve));
+        void this.deps.probeTcp(host, port, PROBE_TIMEOUT_MS).then((ok) => {
+          inFlight--;
+          if (done || !active()) return;
+          answered = ok;
+          if (onResult(ok, this.deps.clock.now() - started)) done = true;
+        });
       }
+      timer(answered ? PROBE_INTERVAL_MS : FAST_PROBE_EVERY_MS, tick);
     };
-    void round();
+    tick();
   }
 
   // ── after ssh exits ───────────────────────────────────────────────────────
@@ -460,28 +493,39 @@ export class Tunnel {
         this.connect();
       }),
     );
-    if (cause.kind === 'network') void this.watchForReturn(generation);
+    if (cause.kind === 'network') this.watchForReturn(generation, cause);
   }
 
   /** Retries at once when the server's port answers a plain connect after having not. */
-  private async watchForReturn(generation: number): Promise<void> {
+  private watchForReturn(generation: number, cause: Cause): void {
     const { port } = this.spec.server;
     const host = bareHost(this.spec.server.host);
-    let sawUnreachable = false;
-    while (this.waitGeneration === generation && this.state === 'backoff') {
-      const started = this.deps.clock.now();
-      const ok = await this.deps.probeTcp(host, port, PROBE_TIMEOUT_MS);
-      if (this.waitGeneration !== generation || this.state !== 'backoff') return;
-      if (!ok) sawUnreachable = true;
-      else if (sawUnreachable) {
+    // ssh's own TCP connect just got no answer (refused, unreachable, timed out): that counts.
+    let sawUnreachable = tcpLevelFailure(cause);
+    this.probeServer(
+      () => this.waitGeneration === generation && this.state === 'backoff',
+      (ms, fn) => this.waitTimer(ms, fn),
+      (ok) => {
+        if (!ok) {
+          sawUnreachable = true;
+          return false;
+        }
+        if (!sawUnreachable) return false;
         this.notice('info', `the server ${host}:${port} answers again: connecting now`);
         this.endWait();
         this.connect();
-        return;
-      }
-      const wait = Math.max(0, started + PROBE_INTERVAL_MS - this.deps.clock.now());
-      await new Promise<void>((resolve) => this.waitTimers.push(this.deps.clock.setTimer(wait, resolve)));
-    }
+        return true;
+      },
+    );
+  }
+
+  /** A timer of the current backoff wait: cleared when the wait ends, forgotten once it fires. */
+  private waitTimer(ms: number, fn: () => void): void {
+    const handle = this.deps.clock.setTimer(ms, () => {
+      this.waitTimers = this.waitTimers.filter((t) => t !== handle);
+      fn();
+    });
+    this.waitTimers.push(handle);
   }
 
   private endWait(): void {
@@ -527,6 +571,12 @@ export class Tunnel {
   private notice(level: Notice['level'], message: string, fields?: Record<string, unknown>): void {
     this.events.emit({ type: 'notice', tunnel: this.name, at: this.deps.clock.now(), level, message, ...(fields ? { fields } : {}) });
   }
+}
+
+/** ssh's TCP connect itself failed (not a slow SSH handshake on a port that accepts). */
+function tcpLevelFailure(cause: Cause): boolean {
+  if (cause.code === 'connection_refused' || cause.code === 'no_route') return true;
+  return cause.code === 'connect_timeout' && !/banner exchange/.test(cause.line ?? '');
 }
 
 /** An IPv6 literal without the brackets ssh's notation wraps it in. */

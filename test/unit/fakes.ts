@@ -102,15 +102,23 @@ export class FakeProbe {
   set(host: string, port: number, answer: Answer): void {
     this.answers.set(`${host}:${port}`, answer);
   }
+  /** The most probes that were pending at once. */
+  maxInFlight = 0;
+  private inFlight = 0;
   readonly probe: ProbeTcp = (host, port, timeoutMs) => {
     this.calls.push({ host, port, at: this.clock.now() });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return this.answer(host, port, timeoutMs).finally(() => this.inFlight--);
+  };
+  private answer(host: string, port: number, timeoutMs: number): Promise<boolean> {
     const answer = this.answers.get(`${host}:${port}`) ?? 'refused';
     const ok = answer === 'open';
     // refused answers at once (RST); dropped packets make the probe wait out its timeout.
     const takes = answer === 'open' ? this.delayMs : answer === 'refused' ? 0 : timeoutMs;
     if (takes === 0) return Promise.resolve(ok);
     return new Promise((resolve) => this.clock.setTimer(takes, () => resolve(ok)));
-  };
+  }
   callsTo(host: string, port: number): number {
     return this.calls.filter((c) => c.host === host && c.port === port).length;
   }

@@ -1,7 +1,7 @@
 /** The supervisor state machine on a virtual clock: no sleeping, no real processes. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tunnel, KILL_GRACE_MS } from '../../src/supervisor/tunnel.js';
+import { Tunnel, KILL_GRACE_MS, FAST_PROBE_EVERY_MS, MAX_PROBES_IN_FLIGHT } from '../../src/supervisor/tunnel.js';
 import { DEFAULT_BACKOFF, type Forward } from '../../src/config/spec.js';
 import type { StateChange, TunnelEvent } from '../../src/supervisor/events.js';
 import { FakeClock, FakeProbe, FakeSpawner, testSpec } from './fakes.js';
@@ -42,6 +42,15 @@ function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; extraRemo
   const states = () => events.filter((e): e is StateChange => e.type === 'state');
   const lastState = () => states().at(-1)!;
   return { clock, spawner, probe, tunnel, events, states, lastState };
+}
+
+/** ssh fails `times` times with `line`, each backoff waited out: builds up a long backoff. */
+async function failRepeatedly(t: ReturnType<typeof setup>, line: string, times: number) {
+  for (let i = 0; i < times; i++) {
+    t.spawner.last.say(line);
+    t.spawner.last.exit();
+    await t.clock.advance(t.lastState().delayMs!);
+  }
 }
 
 /** Brings a -L tunnel up through the lines real ssh prints. */
@@ -210,11 +219,7 @@ describe('Tunnel: restarting', () => {
   it('a stable period resets the failure count', async () => {
     const t = setup();
     t.tunnel.start();
-    for (let i = 0; i < 3; i++) {
-      t.spawner.last.say(LINES.refused);
-      t.spawner.last.exit();
-      await t.clock.advance(t.lastState().delayMs!);
-    }
+    await failRepeatedly(t, LINES.refused, 3);
     assert.equal(t.tunnel.status().failures, 3);
     await bringUpLocal(t);
     await t.clock.advance(DEFAULT_BACKOFF.stableAfterMs);
@@ -273,11 +278,7 @@ describe('Tunnel: watching for the server to come back', () => {
     const t = setup();
     t.tunnel.start();
     // Build up a long backoff first.
-    for (let i = 0; i < 8; i++) {
-      t.spawner.last.say(LINES.refused);
-      t.spawner.last.exit();
-      await t.clock.advance(t.lastState().delayMs!);
-    }
+    await failRepeatedly(t, LINES.refused, 8);
     t.spawner.last.say(LINES.refused);
     t.spawner.last.exit();
     await t.clock.advance(0);
@@ -288,26 +289,63 @@ describe('Tunnel: watching for the server to come back', () => {
     await t.clock.advance(5_000);
     assert.equal(t.spawner.spawned.length, spawnedBefore, 'still waiting while the server refuses');
     const probesWhileDown = t.probe.callsTo(SERVER.host, SERVER.port) - probesBefore;
-    assert.ok(probesWhileDown >= 5 && probesWhileDown <= 6, `about one probe a second (${probesWhileDown})`);
+    assert.ok(probesWhileDown >= 24 && probesWhileDown <= 26, `a probe every ${FAST_PROBE_EVERY_MS} ms while it refuses (${probesWhileDown})`);
     t.probe.set(SERVER.host, SERVER.port, 'open');
-    await t.clock.advance(1_000);
-    assert.equal(t.spawner.spawned.length, spawnedBefore + 1, 'reconnected within a second of the port answering');
+    await t.clock.advance(FAST_PROBE_EVERY_MS);
+    assert.equal(t.spawner.spawned.length, spawnedBefore + 1, `reconnected within ${FAST_PROBE_EVERY_MS} ms of the port answering`);
     assert.ok(t.events.some((e) => e.type === 'notice' && /answers again/.test(e.message)));
   });
 
-  it('black-holed server (probes time out): probes stay at most one a second', async () => {
+  it('black-holed server (probes time out): probes overlap, but never more than a few at once', async () => {
     const t = setup();
     t.tunnel.start();
     t.probe.set(SERVER.host, SERVER.port, 'dropped');
+    await failRepeatedly(t, LINES.keepalive, 8);
     t.spawner.last.say(LINES.keepalive);
     t.spawner.last.exit();
     await t.clock.advance(0);
     assert.equal(t.lastState().cause?.code, 'keepalive_timeout');
     assert.equal(t.lastState().cause?.kind, 'network');
-    const delay = t.lastState().delayMs!;
-    await t.clock.advance(delay - 1);
-    const probes = t.probe.callsTo(SERVER.host, SERVER.port);
-    assert.ok(probes <= Math.ceil(delay / 1000) + 1, `${probes} probes in ${delay} ms`);
+    const before = t.probe.callsTo(SERVER.host, SERVER.port);
+    await t.clock.advance(5_000);
+    const probes = t.probe.callsTo(SERVER.host, SERVER.port) - before;
+    assert.ok(probes >= 20 && probes <= 26, `${probes} probes in 5 s`);
+    assert.equal(t.probe.maxInFlight, MAX_PROBES_IN_FLIGHT);
+    t.probe.set(SERVER.host, SERVER.port, 'open');
+    const spawned = t.spawner.spawned.length;
+    await t.clock.advance(FAST_PROBE_EVERY_MS);
+    assert.equal(t.spawner.spawned.length, spawned + 1, 'back at once when the path returns');
+  });
+
+  it("ssh's own refused connect counts as unreachable: a server back by the first probe is retried at once", async () => {
+    const t = setup();
+    t.tunnel.start();
+    await failRepeatedly(t, LINES.refused, 6);
+    t.spawner.last.say(LINES.refused);
+    t.probe.set(SERVER.host, SERVER.port, 'open');
+    const spawned = t.spawner.spawned.length;
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    const wait = t.states().filter((e) => e.to === 'backoff').at(-1)!;
+    assert.ok(wait.delayMs! > 5_000, `a long backoff (${wait.delayMs} ms) was cut short`);
+    assert.equal(t.spawner.spawned.length, spawned + 1, 'retried without waiting out the backoff');
+  });
+
+  it('once the server answers (but ssh fails for another reason), probing slows to one a second', async () => {
+    const t = setup();
+    t.tunnel.start();
+    t.probe.set(SERVER.host, SERVER.port, 'open');
+    t.spawner.last.say(LINES.keepalive);
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    await failRepeatedly(t, LINES.keepalive, 6);
+    t.spawner.last.say(LINES.keepalive);
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    const before = t.probe.callsTo(SERVER.host, SERVER.port);
+    await t.clock.advance(5_000);
+    const probes = t.probe.callsTo(SERVER.host, SERVER.port) - before;
+    assert.ok(probes >= 5 && probes <= 6, `about one a second (${probes})`);
   });
 
   it('a server that was reachable all along does not cut the backoff short', async () => {
