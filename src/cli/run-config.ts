@@ -10,6 +10,8 @@ import { parseSettings } from '../config/settings.js';
 import { createLogger } from '../observe/logger.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { watchFile } from '../adapters/file-watch.js';
+import { sharedProbe } from '../adapters/shared-probe.js';
+import { probeTcp } from '../adapters/tcp-probe.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
@@ -37,6 +39,7 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const tools = findSshTools(settings.ssh);
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
+  const probe = sharedProbe(probeTcp);
   const build = (spec: FileConfig['tunnels'][number]) =>
     buildTunnel(spec, {
       tools,
@@ -44,6 +47,7 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       stateDirExplicit: settings.stateDir !== undefined,
       logger,
       gate,
+      probeTcp: probe,
     });
 
   const supervisor = new Supervisor();

@@ -9,7 +9,7 @@ import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock, type ProbeTcp } from '../supervisor/ports.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface SshTools {
@@ -43,6 +43,8 @@ export interface BuildOptions {
   logger: Logger;
   gate?: HandshakeGate;
   liveness?: TunnelDeps['liveness'];
+  /** Reachability probe; tunnels of one process share one (see sharedProbe). */
+  probeTcp?: ProbeTcp;
 }
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
@@ -69,7 +71,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   const tunnel = new Tunnel(spec, {
     clock: realClock,
     spawnSsh: makeSpawnSsh(opts.tools),
-    probeTcp,
+    probeTcp: opts.probeTcp ?? probeTcp,
     probeUnix,
     random,
     ...(opts.gate ? { gate: opts.gate } : {}),

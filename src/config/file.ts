@@ -251,8 +251,9 @@ function readTunnel(
 
   // A value inherited from defaults is named as defaults' in errors (and so reported once, not per tunnel).
   const given = (key: string) => m.get(key)?.value ?? undefined;
-  const keepalive = readKeepalive(r, given('keepalive') ?? defaults.keepalive, given('keepalive') ? `${label}.keepalive` : 'defaults.keepalive');
-  const backoff = readBackoff(r, given('backoff') ?? defaults.backoff, given('backoff') ? `${label}.backoff` : 'defaults.backoff');
+  // A tunnel's keepalive/backoff fields override the defaults' one by one, as server fields do.
+  const keepalive = readKeepalive(r, given('keepalive'), `${label}.keepalive`, readKeepalive(r, defaults.keepalive, 'defaults.keepalive'));
+  const backoff = readBackoff(r, given('backoff'), `${label}.backoff`, readBackoff(r, defaults.backoff, 'defaults.backoff'));
   const timeoutNode = given('connect_timeout') ?? defaults.connectTimeout;
   const timeoutPath = given('connect_timeout') ? `${label}.connect_timeout` : 'defaults.connect_timeout';
   const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, timeoutPath, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
@@ -373,12 +374,10 @@ function readForward(r: Reader, node: Node, path: string): Forward | undefined {
   return f;
 }
 
-function readKeepalive(r: Reader, node: Node | null | undefined, path: string): KeepaliveSpec | undefined {
-  const out: KeepaliveSpec = {
-    intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
-    countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
-    explicit: { interval: false, countMax: false },
-  };
+function readKeepalive(r: Reader, node: Node | null | undefined, path: string, base?: KeepaliveSpec): KeepaliveSpec | undefined {
+  const out: KeepaliveSpec = base
+    ? { ...base, explicit: { ...base.explicit } }
+    : { intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC, countMax: DEFAULT_KEEPALIVE_COUNT_MAX, explicit: { interval: false, countMax: false } };
   if (!node) return out;
   const m = r.map(node, path, KEEPALIVE_KEYS);
   const i = m?.get('interval');
@@ -394,8 +393,8 @@ function readKeepalive(r: Reader, node: Node | null | undefined, path: string): 
   return out;
 }
 
-function readBackoff(r: Reader, node: Node | null | undefined, path: string): BackoffSpec | undefined {
-  const out: BackoffSpec = { ...DEFAULT_BACKOFF };
+function readBackoff(r: Reader, node: Node | null | undefined, path: string, base?: BackoffSpec): BackoffSpec | undefined {
+  const out: BackoffSpec = { ...(base ?? DEFAULT_BACKOFF) };
   if (!node) return out;
   const m = r.map(node, path, BACKOFF_KEYS);
   const initial = m?.get('initial');

@@ -49,12 +49,9 @@ export class Supervisor {
   async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
     const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [] };
     const wanted = new Map(specs.map((s) => [s.name, s]));
-    for (const name of [...this.tunnels.keys()]) {
-      if (!wanted.has(name)) {
-        result.removed.push(name);
-        await this.remove(name);
-      }
-    }
+    // Stopped together: each may take up to a second if its ssh ignores SIGTERM.
+    result.removed = [...this.tunnels.keys()].filter((name) => !wanted.has(name));
+    await Promise.all(result.removed.map((name) => this.remove(name)));
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
       if (existing && isDeepStrictEqual(existing.tunnel.spec, spec)) {

@@ -256,6 +256,30 @@ describe('config file: bad fixtures give exactly the expected problems', () => {
 describe('config file: details', () => {
   const ONE = (server: string, forwards = '      - local: 5432\n        to: db:5432\n') => `tunnels:\n  - name: t\n    server:\n${server}    forwards:\n${forwards}`;
 
+  test("a tunnel's keepalive and backoff fields override the defaults' one by one", () => {
+    const text = [
+      'defaults:',
+      '  keepalive: { interval: 5 }',
+      '  backoff: { initial: 0.5, max: 60 }',
+      'tunnels:',
+      '  - name: t',
+      '    server: { host: h }',
+      '    forwards: [{ local: 5432, to: "db:5432" }]',
+      '    keepalive: { count_max: 2 }',
+      '    backoff: { max: 10 }',
+      '  - name: u',
+      '    server: { host: h }',
+      '    forwards: [{ local: 5433, to: "db:5432" }]',
+      '',
+    ].join('\n');
+    const [t, u] = parseText(text).tunnels;
+    assert.deepEqual(t!.keepalive, { intervalSec: 5, countMax: 2, explicit: { interval: true, countMax: true } });
+    assert.equal(t!.backoff.initialMs, 500);
+    assert.equal(t!.backoff.maxMs, 10_000);
+    assert.deepEqual(u!.keepalive, { intervalSec: 5, countMax: 3, explicit: { interval: true, countMax: false } });
+    assert.equal(u!.backoff.maxMs, 60_000);
+  });
+
   test('${VAR}, ${VAR:-default}, an empty variable counts as unset, and $$ is a literal $', () => {
     const text = ONE('      host: ${HOST}\n      user: ${USER_NAME:-fallback}\n      options: -o "SetEnv=PRICE=$$5" -o SetEnv=X=${EMPTY:-}y\n');
     const config = parseText(text, world({ HOST: 'h.example.com', USER_NAME: '' }).facts);
