@@ -6,6 +6,7 @@
 import { makeCause, type Cause, type CauseCode } from './causes.js';
 
 export type SshProgress =
+  | { type: 'tcp_connecting' }
   | { type: 'tcp_connected' }
   | { type: 'host_key'; fingerprint: string }
   | { type: 'host_key_added'; hostPattern: string; keyType: string }
@@ -69,6 +70,8 @@ const RULES: Rule[] = [
 ];
 
 const PROGRESS: Array<{ re: RegExp; make: (m: RegExpExecArray) => SshProgress }> = [
+  // The SYN goes out here: a stalled connect is measured from this line, not from spawning ssh.
+  { re: /^Connecting to \S+ \[[^\]]+\] port \d+\.$/, make: () => ({ type: 'tcp_connecting' }) },
   { re: /^Connection established\.$/, make: () => ({ type: 'tcp_connected' }) },
   { re: /^Server host key: \S+ (\S+)/, make: (m) => ({ type: 'host_key', fingerprint: m[1]! }) },
   { re: /^Warning: Permanently added '([^']+)' \((\S+)\) to the list of known hosts/, make: (m) => ({ type: 'host_key_added', hostPattern: m[1]!, keyType: m[2]! }) },

@@ -79,6 +79,8 @@ interface Attempt {
   process: SshProcess;
   startedAt: number;
   causes: CauseTracker;
+  /** When ssh said it was connecting (its connect() began); undefined before. */
+  connectingAt?: number;
   tcpConnected: boolean;
   /** Ports and socket paths ssh said it listens on. */
   localListening: Set<number | string>;
@@ -278,6 +280,9 @@ export class Tunnel {
 
   private onProgress(attempt: Attempt, p: SshProgress): void {
     switch (p.type) {
+      case 'tcp_connecting':
+        attempt.connectingAt ??= this.deps.clock.now();
+        break;
       case 'tcp_connected':
         attempt.tcpConnected = true;
         break;
@@ -405,7 +410,10 @@ export class Tunnel {
       () => this.current === attempt && !attempt.tcpConnected && !attempt.exited && this.state === 'connecting',
       (ms, fn) => this.attemptTimer(attempt, ms, fn),
       (ok, tookMs) => {
-        if (ok && this.deps.clock.now() - attempt.startedAt >= STALL_MIN_PENDING_MS && tookMs < PROBE_TIMEOUT_MS) {
+        // Pending measured from ssh's own "Connecting to": an ssh that has not even started to
+        // connect (a machine starved of CPU by many handshakes) is slow, not stalled.
+        const pendingMs = attempt.connectingAt === undefined ? 0 : this.deps.clock.now() - attempt.connectingAt;
+        if (ok && pendingMs >= STALL_MIN_PENDING_MS && tookMs < PROBE_TIMEOUT_MS) {
           this.killAttempt(attempt, makeCause('connect_stalled', 'the server answers again, but ssh\'s connection attempt from during the outage is still waiting: restarting it'));
           return true;
         }

@@ -110,7 +110,12 @@ describe('config file', () => {
     const file = join(dir, 'fifty.yaml');
     writeFileSync(file, tunnelsYaml(tunnels));
     const r = run(['run', '-c', file]);
-    await waitFor(() => upTunnels(r).size === 50, { timeoutMs: 90_000, intervalMs: 200, what: `50 tunnels up (${upTunnels(r).size} so far)` });
+    try {
+      await waitFor(() => upTunnels(r).size === 50, { timeoutMs: 90_000, intervalMs: 200, what: '50 tunnels up' });
+    } catch (e) {
+      const causes = logLines(r.cli).filter((l) => l.state === 'backoff').map((l) => `${l.tunnel}: ${l.cause}`);
+      throw new Error(`${(e as Error).message}: ${upTunnels(r).size} up; failures: ${causes.slice(0, 20).join(', ') || 'none'}; output tail:\n${r.cli.output().slice(-3000)}`);
+    }
     const failures = logLines(r.cli).filter((l) => l.state === 'backoff');
     assert.deepEqual(failures.map((l) => `${l.tunnel}: ${l.cause}`), [], 'no tunnel failed on the way (no dropped handshakes)');
     const trips = await Promise.all(tunnels.map((t) => roundTrip('127.0.0.1', t.port)));

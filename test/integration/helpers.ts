@@ -26,12 +26,19 @@ export interface LogLine {
 }
 
 export function logLines(cli: CliProcess, from = 0): LogLine[] {
-  return cli
-    .output()
-    .slice(from)
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
+  const text = cli.output().slice(from);
+  // Only whole lines: the last one may still be arriving.
+  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+  const out: LogLine[] = [];
+  for (const l of whole.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as LogLine);
+    } catch {
+      // a line that only looks like JSON (ssh's own output, say): not ours
+    }
+  }
+  return out;
 }
 
 /** Waits for a JSON log line whose fields equal (or, for a RegExp, match) the given ones; returns it. */

@@ -11,6 +11,7 @@ const LOCAL: Forward = { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080
 const REMOTE: Forward = { kind: 'remote', bindAddress: '127.0.0.1', bindPort: 4000, targetHost: 'localhost', targetPort: 80 };
 
 const LINES = {
+  connecting: 'debug1: Connecting to bastion.example [192.0.2.1] port 22.',
   established: 'debug1: Connection established.',
   authenticated: 'Authenticated to bastion.example ([192.0.2.1]:22) using "publickey".',
   listening: (port: number) => `debug1: Local forwarding listening on 127.0.0.1 port ${port}.`,
@@ -367,6 +368,7 @@ describe('Tunnel: watching for the server to come back', () => {
   it('an ssh whose connect is stuck after an outage is restarted once the server answers', async () => {
     const t = setup();
     t.tunnel.start();
+    t.spawner.last.say(LINES.connecting);
     t.probe.set(SERVER.host, SERVER.port, 'dropped');
     await t.clock.advance(4_000);
     assert.equal(t.spawner.spawned.length, 1);
@@ -375,6 +377,19 @@ describe('Tunnel: watching for the server to come back', () => {
     assert.deepEqual(t.spawner.spawned[0]!.kills, ['SIGTERM']);
     assert.equal(t.spawner.spawned.length, 2, 'respawned at once');
     assert.equal(t.states().find((s) => s.to === 'backoff')!.cause?.code, 'connect_stalled');
+  });
+
+  it('an ssh that has not even begun to connect (a CPU-starved machine) is not taken for stalled', async () => {
+    const t = setup();
+    t.tunnel.start();
+    t.probe.set(SERVER.host, SERVER.port, 'open');
+    await t.clock.advance(5_000);
+    assert.deepEqual(t.spawner.spawned[0]!.kills, [], 'no "Connecting to" yet: left alone');
+    t.spawner.last.say(LINES.connecting);
+    await t.clock.advance(1_000);
+    assert.deepEqual(t.spawner.spawned[0]!.kills, [], 'connecting for only 1 s: left alone');
+    await t.clock.advance(2_000);
+    assert.deepEqual(t.spawner.spawned[0]!.kills, ['SIGTERM'], 'connecting for 2 s while the server answers at once: stalled');
   });
 
   it('a connect that is merely slow is left alone', async () => {
