@@ -11,7 +11,7 @@ import { TestSshd, freePort } from '../harness/sshd.js';
 import { HeldConnection, roundTrip, startEchoServer, waitFor, type EchoServer } from '../harness/echo.js';
 import { FaultProxy } from '../harness/faultproxy.js';
 import { CliProcess, killAllCli } from '../harness/cli.js';
-import { BIN, logLines, startAutotunnel, waitForLog, type TunnelRun } from './helpers.js';
+import { BIN, freePorts, logLines, startAutotunnel, waitForLog, type TunnelRun } from './helpers.js';
 
 const UP_TIMEOUT_MS = 15_000;
 
@@ -59,7 +59,7 @@ function upTunnels(r: TunnelRun, from = 0): Set<string> {
 
 describe('config file', () => {
   it('a long-lived connection through an unchanged tunnel survives a SIGHUP reload that adds and removes others', async () => {
-    const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
+    const [pa, pb, pc] = await freePorts(3);
     const file = join(dir, 'reload.yaml');
     writeFileSync(file, tunnelsYaml([{ name: 'a', port: pa }, { name: 'b', port: pb }]));
     const r = run(['run', '-c', file]);
@@ -84,7 +84,7 @@ describe('config file', () => {
   });
 
   it('reloads when the file changes, and refuses an invalid new file while the tunnels keep running', async () => {
-    const [pa, pb] = [await freePort(), await freePort()];
+    const [pa, pb] = await freePorts(2);
     const file = join(dir, 'watch.yaml');
     writeFileSync(file, tunnelsYaml([{ name: 'a', port: pa }]));
     const r = run(['run', '-c', file]);
@@ -105,8 +105,7 @@ describe('config file', () => {
   });
 
   it('50 tunnels to one sshd all come up', { timeout: 120_000 }, async () => {
-    const tunnels = [];
-    for (let i = 0; i < 50; i++) tunnels.push({ name: `t${i}`, port: await freePort() });
+    const tunnels = (await freePorts(50)).map((port, i) => ({ name: `t${i}`, port }));
     const file = join(dir, 'fifty.yaml');
     writeFileSync(file, tunnelsYaml(tunnels));
     const r = run(['run', '-c', file]);
@@ -160,7 +159,7 @@ describe('autossh compatibility', () => {
     try {
       const knownHosts = join(dir, 'proxy_known_hosts');
       writeFileSync(knownHosts, `[127.0.0.1]:${proxy.port} ${server.hostKeyLine()}\n`);
-      const [tunnelPort, monitorPort] = [await freePort(), await freePort()];
+      const [tunnelPort, monitorPort] = await freePorts(2);
       const r = run(
         ['autossh', '-M', `${monitorPort}:${echo.port}`, '-N', '-L', `${tunnelPort}:127.0.0.1:${echo.port}`, '-p', String(proxy.port), '-i', server.clientKeyPath,
           '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'ServerAliveInterval=0', `${server.user}@127.0.0.1`],

@@ -1,5 +1,6 @@
 /** Shared setup for the integration tests: autotunnel started as users start it, with SSH_* variables. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -131,4 +132,20 @@ export function testBed(): TestBed {
       return r;
     },
   };
+}
+
+/**
+ * `n` distinct free loopback ports. Asking one at a time can return the same port twice (the
+ * kernel reuses a port closed a moment ago), so all are held open together, then released.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject).listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
