@@ -219,10 +219,24 @@ ask() { # COMMAND... → the fixture's one-line answer
   echo "$answer"
 }
 
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# N distinct free loopback ports, space-separated. All are held open before any is released:
+# asked one at a time, the kernel can hand out a just-released port twice.
+free_ports() {
+  node -e '
+    const net = require("net");
+    Promise.all(Array.from({ length: Number(process.argv[1]) }, () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); })))
+      .then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });
+  ' "${1:-1}"
+}
 
 # Logs of a container, for a failed check.
 show_logs() { say "--- logs of $1:"; pm logs "$1" 2>&1 | tail -25 >&2; }
+# PASS when the command succeeds, else FAIL with the container's logs.
+expect() { # CONTAINER DESCRIPTION COMMAND...
+  local ct="$1" what="$2"
+  shift 2
+  if "$@"; then pass "$what"; else fail "$what"; show_logs "$ct"; fi
+}
 
 # Waits until `podman healthcheck run` exits with the wanted status (0 healthy, 1 not).
 wait_health() { # NAME WANT TIMEOUT_S
@@ -239,9 +253,9 @@ wait_health() { # NAME WANT TIMEOUT_S
 # --- 1. The seed's variables, -L, key and known_hosts mounted as with jnovack/autossh -------
 
 SEED="$RUN_ID-seed"
-TUNNEL_PORT="$(free_port)"
+read -r TUNNEL_PORT SEED_HTTP_PORT <<<"$(free_ports 2)"
 # Each container's status listener on its own port: on the host network, two would collide.
-SEED_HTTP="127.0.0.1:$(free_port)"
+SEED_HTTP="127.0.0.1:$SEED_HTTP_PORT"
 seed_run() { # NAME → starts the seed container
   pm run -d --name "$1" --network host \
     -v "$FILES/id_rsa:/id_rsa:ro" -v "$FILES/known_hosts:/known_hosts:ro" \
@@ -315,7 +329,7 @@ pm rm -f -v "$SEED" >/dev/null
 # trusted on first use in the state volume -----------------------------------------------------
 
 UID_CT="$RUN_ID-uid"
-R_PORT="$(free_port)"
+read -r R_PORT UID_HTTP_PORT <<<"$(free_ports 2)"
 pm secret create "$RUN_ID-key" "$FILES/id_rsa" >/dev/null
 # --passwd=false: podman would otherwise add a passwd entry for the uid, which Docker and
 # Kubernetes do not; without one ssh refuses to run ("No user exists for uid 12345").
@@ -324,7 +338,7 @@ if pm run -d --name "$UID_CT" --network host --user 12345:0 --passwd=false \
     -e SSH_KEY_FILE=/run/secrets/ssh_key -e SSH_REMOTE_USER="$SSH_USER" \
     -e SSH_REMOTE_HOST=127.0.0.1 -e SSH_REMOTE_PORT="$SSH_PORT" -e SSH_TUNNEL_PORT="$R_PORT" \
     -e SSH_TARGET_HOST=127.0.0.1 -e SSH_TARGET_PORT="$ECHO_PORT" \
-    -e AUTOTUNNEL_HTTP="127.0.0.1:$(free_port)" \
+    -e AUTOTUNNEL_HTTP="127.0.0.1:$UID_HTTP_PORT" \
     "$IMAGE" >/dev/null; then
   read -r ok waited <<<"$(ask wait-roundtrip "$R_PORT" "$UP_TIMEOUT_MS")"
   mode="$(pm exec "$UID_CT" stat -c %a /run/secrets/ssh_key 2>/dev/null)"
@@ -335,16 +349,9 @@ if pm run -d --name "$UID_CT" --network host --user 12345:0 --passwd=false \
     fail "-R as uid 12345:0 with a secret key carries data (round trip: $ok, ssh runs as: ${ssh_user:-none})"
     show_logs "$UID_CT"
   fi
-  if pm exec "$UID_CT" grep -q "\[127.0.0.1\]:$SSH_PORT ssh-ed25519" /var/lib/autotunnel/known_hosts; then
-    pass "host key trusted on first use is kept in the state volume"
-  else
-    fail "host key trusted on first use is kept in the state volume"; show_logs "$UID_CT"
-  fi
-  if wait_health "$UID_CT" 0 "$HEALTH_TIMEOUT"; then
-    pass "healthy as uid 12345"
-  else
-    fail "healthy as uid 12345"; show_logs "$UID_CT"
-  fi
+  expect "$UID_CT" "host key trusted on first use is kept in the state volume" \
+    pm exec "$UID_CT" grep -q "\[127.0.0.1\]:$SSH_PORT ssh-ed25519" /var/lib/autotunnel/known_hosts
+  expect "$UID_CT" "healthy as uid 12345" wait_health "$UID_CT" 0 "$HEALTH_TIMEOUT"
   pm stop -t 10 "$UID_CT" >/dev/null
   pm rm -f -v "$UID_CT" >/dev/null
 else
@@ -354,8 +361,7 @@ fi
 # --- 3. Many tunnels from a mounted config file: -L and -D through one container ------------
 
 CFG_CT="$RUN_ID-config"
-L_PORT="$(free_port)"
-D_PORT="$(free_port)"
+read -r L_PORT D_PORT CFG_HTTP_PORT <<<"$(free_ports 3)"
 cat >"$WORK/tunnels.yaml" <<EOF
 tunnels:
   - name: echo-local
@@ -372,7 +378,7 @@ chmod 0755 "$WORK"
 if pm run -d --name "$CFG_CT" --network host \
     --secret "$RUN_ID-key,target=ssh_key" \
     -v "$WORK/tunnels.yaml:/etc/autotunnel/tunnels.yaml:ro" -v "$FILES/known_hosts:/etc/autotunnel/known_hosts:ro" \
-    -e AUTOTUNNEL_HTTP="127.0.0.1:$(free_port)" \
+    -e AUTOTUNNEL_HTTP="127.0.0.1:$CFG_HTTP_PORT" \
     "$IMAGE" run -c /etc/autotunnel/tunnels.yaml >/dev/null; then
   read -r ok waited <<<"$(ask wait-roundtrip "$L_PORT" "$UP_TIMEOUT_MS")"
   read -r socks waited <<<"$(ask wait-socks "$D_PORT" "$UP_TIMEOUT_MS")"
@@ -381,11 +387,7 @@ if pm run -d --name "$CFG_CT" --network host \
   else
     fail "run -c tunnels.yaml: -L round trip: $ok, SOCKS round trip: $socks"; show_logs "$CFG_CT"
   fi
-  if wait_health "$CFG_CT" 0 "$HEALTH_TIMEOUT"; then
-    pass "run -c tunnels.yaml: healthy with both tunnels up"
-  else
-    fail "run -c tunnels.yaml: healthy with both tunnels up"; show_logs "$CFG_CT"
-  fi
+  expect "$CFG_CT" "run -c tunnels.yaml: healthy with both tunnels up" wait_health "$CFG_CT" 0 "$HEALTH_TIMEOUT"
   pm stop -t 10 "$CFG_CT" >/dev/null
   pm rm -f -v "$CFG_CT" >/dev/null
 else

@@ -6,6 +6,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { settleOnce } from './tcp-probe.js';
 
 export interface EchoMonitor {
   check(timeoutMs: number): Promise<boolean>;
@@ -20,7 +21,7 @@ export function echoModeMonitor(port: number, message: string): EchoMonitor {
         const text = `${randomBytes(6).toString('hex')} ${message}\n`;
         const socket = connect({ host: '127.0.0.1', port });
         let got = '';
-        const done = settle(socket, resolve, timeoutMs);
+        const done = settleOnce(socket, resolve, timeoutMs);
         socket.on('connect', () => socket.write(text));
         socket.on('data', (d: Buffer) => {
           got += d.toString();
@@ -55,7 +56,7 @@ export async function loopModeMonitor(port: number, message: string): Promise<Ec
       new Promise<boolean>((resolve) => {
         const line = `${randomBytes(6).toString('hex')} ${message}`;
         const socket = connect({ host: '127.0.0.1', port });
-        const done = settle(socket, (ok) => {
+        const done = settleOnce(socket, (ok) => {
           waiting.delete(line);
           resolve(ok);
         }, timeoutMs);
@@ -68,18 +69,4 @@ export async function loopModeMonitor(port: number, message: string): Promise<Ec
         server.close(() => resolve());
       }),
   };
-}
-
-function settle(socket: Socket, resolve: (ok: boolean) => void, timeoutMs: number): (ok: boolean) => void {
-  let settled = false;
-  const done = (ok: boolean) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    socket.destroy();
-    resolve(ok);
-  };
-  const timer = setTimeout(() => done(false), timeoutMs);
-  socket.on('error', () => done(false));
-  return done;
 }

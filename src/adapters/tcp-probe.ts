@@ -1,5 +1,5 @@
 /** A plain connect, closed at once: "does anything answer on host:port?" */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { ProbeTcp } from '../supervisor/ports.js';
 
 export const probeTcp: ProbeTcp = (host, port, timeoutMs) => probe({ host, port }, timeoutMs);
@@ -10,16 +10,25 @@ export const probeUnix = (path: string, timeoutMs: number): Promise<boolean> => 
 function probe(target: { host: string; port: number } | { path: string }, timeoutMs: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const socket = connect(target);
-    let settled = false;
-    const done = (ok: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const done = settleOnce(socket, resolve, timeoutMs);
     socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
   });
+}
+
+/**
+ * Ends a short-lived client socket exactly once: with the value passed to the returned
+ * function, with false on an error, or with false after `timeoutMs`; the socket is destroyed.
+ */
+export function settleOnce(socket: Socket, resolve: (ok: boolean) => void, timeoutMs: number): (ok: boolean) => void {
+  let settled = false;
+  const done = (ok: boolean) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.destroy();
+    resolve(ok);
+  };
+  const timer = setTimeout(() => done(false), timeoutMs);
+  socket.once('error', () => done(false));
+  return done;
 }

@@ -2,8 +2,7 @@
 import { userInfo } from 'node:os';
 import { parseSshCommandLine } from '../config/ssh-command-line.js';
 import { parseSettings } from '../config/settings.js';
-import { createLogger } from '../observe/logger.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo, stderrLogger } from './run-env.js';
 import { runSingle } from './run-single.js';
 
 export const ONEOFF_HELP = `Usage: autotunnel [ssh options] [user@]host
@@ -25,7 +24,7 @@ Examples:
 
 export async function runOneOff(words: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
-  const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+  const logger = stderrLogger(settings);
   const { spec, warnings } = parseSshCommandLine(words, { fileInfo, defaultUser: userInfo().username });
   return runSingle({ spec, warnings, notices: [], settings, env, logger });
 }

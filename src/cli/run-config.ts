@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import { parseSettings } from '../config/settings.js';
-import { createLogger } from '../observe/logger.js';
+import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { watchFile } from '../adapters/file-watch.js';
 import { sharedProbe } from '../adapters/shared-probe.js';
@@ -15,8 +15,8 @@ import { probeTcp } from '../adapters/tcp-probe.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
-import { checkHttpSettings, supervise } from './supervise.js';
-import { fileInfo } from './run-env.js';
+import { supervise } from './supervise.js';
+import { fileInfo, stderrLogger } from './run-env.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
@@ -32,8 +32,8 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
 
 export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
-  checkHttpSettings(env);
-  const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+  const http = parseHttpSettings(env);
+  const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
   config.warnings.forEach((w) => logger.log('warn', w));
   const tools = findSshTools(settings.ssh);
@@ -81,6 +81,6 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   };
   const stopWatching = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
 
-  return supervise(supervisor, { env, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
+  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
 }
 

@@ -1,12 +1,9 @@
 /** `autotunnel` with no arguments: the jnovack/autossh drop-in, configured by SSH_* variables. */
 import { statSync, accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { parseEnv, type EnvFacts, type FileInfo } from '../config/env.js';
-import { parseSettings } from '../config/settings.js';
+import { parseSettings, type Settings } from '../config/settings.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { defaultStateDir } from '../adapters/ssh-files.js';
-import { Supervisor } from '../supervisor/supervisor.js';
-import { buildTunnel, findSshTools } from './wiring.js';
-import { checkHttpSettings, supervise } from './supervise.js';
+import { runSingle } from './run-single.js';
 
 export function fileInfo(path: string): FileInfo | undefined {
   try {
@@ -41,26 +38,14 @@ export const realFacts = (env: NodeJS.ProcessEnv): EnvFacts => ({
   ...(process.getuid ? { uid: process.getuid() } : {}),
 });
 
-export function stderrLogger(env: NodeJS.ProcessEnv): Logger {
-  const settings = parseSettings(env);
+/** Log lines to stderr, as the AUTOTUNNEL_LOG_* settings say. */
+export function stderrLogger(settings: Settings): Logger {
   return createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
 }
 
 export async function runFromEnv(env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
-  checkHttpSettings(env);
-  const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, write: (l) => process.stderr.write(l) });
+  const logger = stderrLogger(settings);
   const { spec, warnings, notices } = parseEnv(env, realFacts(env));
-  notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
-  warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
-  const tools = findSshTools(settings.ssh);
-  const built = buildTunnel(spec, {
-    tools,
-    stateDir: settings.stateDir ?? defaultStateDir(env),
-    stateDirExplicit: settings.stateDir !== undefined,
-    logger,
-  });
-  const supervisor = new Supervisor();
-  supervisor.add(built.tunnel, built.cleanup);
-  return supervise(supervisor, { env, logger });
+  return runSingle({ spec, warnings, notices, settings, env, logger });
 }

@@ -1,7 +1,8 @@
-/** Runs one tunnel from an already validated spec: shared by the ssh-style and autossh command lines. */
+/** Runs one tunnel from an already validated spec: the SSH_* variables, an ssh-style or an autossh command line. */
 import type { TunnelSpec } from '../config/spec.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
+import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
@@ -26,6 +27,8 @@ export interface SingleRun {
 
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
+  // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
+  const http = parseHttpSettings(run.env);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
@@ -39,5 +42,5 @@ export async function runSingle(run: SingleRun): Promise<number> {
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);
   run.onSupervisor?.(supervisor);
-  return supervise(supervisor, { env: run.env, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
+  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
 }

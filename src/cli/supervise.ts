@@ -2,27 +2,24 @@
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Logger } from '../observe/logger.js';
 import { logTunnelEvent } from '../observe/event-log.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
+import type { HttpSettings } from '../observe/http-settings.js';
 import { startObservability } from '../observe/observability.js';
 import { runUntilSignal, type LifecycleHooks } from './lifecycle.js';
 import { packageVersion } from './version.js';
 
 export interface SuperviseOptions {
-  env: NodeJS.ProcessEnv;
+  /** AUTOTUNNEL_HTTP, parsed by the caller before anything started (a bad value is exit 78). */
+  http: HttpSettings;
   logger: Logger;
   /** Undone at exit, after every tunnel has stopped. */
   cleanup?: () => void;
   hooks?: LifecycleHooks;
 }
 
-/** Validates AUTOTUNNEL_HTTP early, so a bad value stops the program before anything starts. */
-export const checkHttpSettings = (env: NodeJS.ProcessEnv) => parseHttpSettings(env);
-
 export async function supervise(supervisor: Supervisor, opts: SuperviseOptions): Promise<number> {
   const { logger } = opts;
-  const http = parseHttpSettings(opts.env);
   supervisor.events.on((e) => logTunnelEvent(logger, e));
-  const observability = await startObservability(supervisor, { logger, httpAddress: http.address, version: packageVersion() });
+  const observability = await startObservability(supervisor, { logger, httpAddress: opts.http.address, version: packageVersion() });
   return runUntilSignal(
     supervisor,
     logger,

@@ -26,6 +26,7 @@ import {
   parseBoolean,
   parsePort,
   parseWholeNumber,
+  unbracket,
   userProblem,
 } from './validate.js';
 
@@ -106,7 +107,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     const raw = get(name) ?? fallback;
     const problem = hostProblem(raw);
     if (problem) bad(name, raw, problem);
-    return raw;
+    return unbracket(raw);
   };
 
   // Mode first: it decides what the other variables mean.

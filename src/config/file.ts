@@ -21,7 +21,7 @@ import { pinnedKnownHostsLines, unusableFile, type FileInfo } from './env.js';
 import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
-import { PORT_EXPECTED, hostProblem, parseBoolean, userProblem } from './validate.js';
+import { PORT_EXPECTED, hostProblem, parseBoolean, unbracket, userProblem } from './validate.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -290,10 +290,11 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
     }
   };
 
-  const host = str('host');
+  const given = str('host');
+  const host = given === undefined ? undefined : unbracket(given);
   if (host === undefined && !f.host) r.fail(node, `${path}.host`, undefined, 'missing: the SSH server to connect to (here or in defaults.server)');
-  const hostIssue = host === undefined ? undefined : hostProblem(host);
-  if (hostIssue) r.fail(f.host!.node, f.host!.path, host, hostIssue);
+  const hostIssue = given === undefined ? undefined : hostProblem(given);
+  if (hostIssue) r.fail(f.host!.node, f.host!.path, given, hostIssue);
   const port = f.port ? r.int(f.port.node, f.port.path, 1, 65535, PORT_EXPECTED) : 22;
   if (f.user && f.user_file) r.fail(f.user_file.node, f.user_file.path, undefined, 'give either user or user_file, not both');
   const user = secret('user') ?? str('user') ?? 'root';

@@ -8,7 +8,7 @@ import { ConfigError, UsageError, type ConfigProblem } from './errors.js';
 import { parseSshForward } from './forward.js';
 import { checkExtraArgs } from './ssh-options.js';
 import type { FileInfo } from './env.js';
-import { hostProblem, parsePort, userProblem, PORT_EXPECTED } from './validate.js';
+import { hostProblem, parsePort, unbracket, userProblem, PORT_EXPECTED } from './validate.js';
 
 /** ssh(1) options that take an argument (OpenSSH 9.x). */
 const WITH_ARGUMENT = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
@@ -103,7 +103,7 @@ export function parseSshCommandLine(
   if (url) {
     if (url[1]) user ??= url[1];
     // The brackets around an IPv6 address are URL syntax, not part of the host (probes would not resolve "[::1]").
-    host = url[2]!.replace(/^\[(.*)\]$/, '$1');
+    host = url[2]!;
     if (url[3] && port === undefined) {
       port = parsePort(url[3]);
       if (port === undefined) problems.push({ where: 'destination', value: destination, expected: `port "${url[3]}": ${PORT_EXPECTED}` });
@@ -117,6 +117,7 @@ export function parseSshCommandLine(
   }
   const hostIssue = hostProblem(host);
   if (hostIssue) problems.push({ where: 'destination', value: host, expected: hostIssue });
+  host = unbracket(host);
   if (user !== undefined) {
     const userIssue = userProblem(user);
     if (userIssue) problems.push({ where: 'user', value: user, expected: userIssue });

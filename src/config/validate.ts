@@ -59,3 +59,12 @@ export function isLoopback(address: string | undefined): boolean {
   const bare = address.replace(/^\[|\]$/g, '');
   return bare === 'localhost' || bare === '::1' || /^127\./.test(bare);
 }
+
+/**
+ * A host as the spec keeps it: an IPv6 literal without the brackets users may write around it.
+ * Stripped once here, so ssh's argument, the reachability probe and known_hosts patterns all
+ * start from the same form (brackets are added back where ssh's notation needs them).
+ */
+export function unbracket(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1');
+}

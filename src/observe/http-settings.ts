@@ -18,7 +18,12 @@ const EXPECTED = 'expected host:port (e.g. 127.0.0.1:9810, 0.0.0.0:9810, [::1]:9
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** The listen address, or undefined when the listener is turned off. Throws ConfigError on a bad value. */
-export function parseHttpSettings(env: Record<string, string | undefined>): { address: HttpAddress | undefined } {
+export interface HttpSettings {
+  /** undefined: the listener is turned off. */
+  address: HttpAddress | undefined;
+}
+
+export function parseHttpSettings(env: Record<string, string | undefined>): HttpSettings {
   const raw = env[VARIABLE]?.trim();
   if (!raw) return { address: DEFAULT_HTTP_ADDRESS };
   if (raw.toLowerCase() === 'off') return { address: undefined };

@@ -58,7 +58,7 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
 
   if (!server.implicit?.port) args.push('-p', String(server.port));
   if (!server.implicit?.user) args.push('-l', server.user);
-  args.push('--', server.host.replace(/^\[(.*)\]$/, '$1'));
+  args.push('--', server.host);
   return args;
 }
 

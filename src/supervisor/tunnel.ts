@@ -95,7 +95,6 @@ interface Attempt {
   exited: boolean;
   wasUp: boolean;
   timers: TimerHandle[];
-  probing: boolean;
   /** Set by stop(): resolves once ssh is gone. */
   onGone?: () => void;
   /** The handshake slot, given back once up or gone. */
@@ -250,7 +249,6 @@ export class Tunnel {
       exited: false,
       wasUp: false,
       timers: [],
-      probing: false,
       ...(release ? { release } : {}),
     };
     this.current = attempt;
@@ -405,7 +403,6 @@ export class Tunnel {
    */
   private watchForStall(attempt: Attempt): void {
     if (this.current !== attempt || attempt.tcpConnected || attempt.exited || this.state !== 'connecting') return;
-    attempt.probing = true;
     this.probeServer(
       () => this.current === attempt && !attempt.tcpConnected && !attempt.exited && this.state === 'connecting',
       (ms, fn) => this.attemptTimer(attempt, ms, fn),
@@ -429,8 +426,7 @@ export class Tunnel {
    * sshd ever runs for either); once it answers, one probe a second.
    */
   private probeServer(active: () => boolean, timer: (ms: number, fn: () => void) => void, onResult: (ok: boolean, tookMs: number) => boolean): void {
-    const { port } = this.spec.server;
-    const host = bareHost(this.spec.server.host);
+    const { host, port } = this.spec.server;
     let inFlight = 0;
     let answered = false;
     let done = false;
@@ -506,8 +502,7 @@ export class Tunnel {
 
   /** Retries at once when the server's port answers a plain connect after having not. */
   private watchForReturn(generation: number, cause: Cause): void {
-    const { port } = this.spec.server;
-    const host = bareHost(this.spec.server.host);
+    const { host, port } = this.spec.server;
     // ssh's own TCP connect just got no answer (refused, unreachable, timed out): that counts.
     let sawUnreachable = tcpLevelFailure(cause);
     this.probeServer(
@@ -585,11 +580,6 @@ export class Tunnel {
 function tcpLevelFailure(cause: Cause): boolean {
   if (cause.code === 'connection_refused' || cause.code === 'no_route') return true;
   return cause.code === 'connect_timeout' && !/banner exchange/.test(cause.line ?? '');
-}
-
-/** An IPv6 literal without the brackets ssh's notation wraps it in. */
-function bareHost(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1');
 }
 
 /** Where to connect to reach a listener bound to `bind`. */

@@ -180,7 +180,7 @@ describe('destination', () => {
 
   test('an IPv6 host is passed without brackets (ssh takes the bare address after --)', () => {
     assert.equal(buildSshArgs(makeSpec({ host: '::1' }), FILES).at(-1), '::1');
-    assert.equal(buildSshArgs(makeSpec({ host: '[2001:db8::1]' }), FILES).at(-1), '2001:db8::1');
+    assert.equal(buildSshArgs(makeSpec({ host: '2001:db8::1' }), FILES).at(-1), '2001:db8::1');
   });
 });
 

@@ -256,6 +256,10 @@ describe('config file: bad fixtures give exactly the expected problems', () => {
 describe('config file: details', () => {
   const ONE = (server: string, forwards = '      - local: 5432\n        to: db:5432\n') => `tunnels:\n  - name: t\n    server:\n${server}    forwards:\n${forwards}`;
 
+  test('an IPv6 host written in brackets is kept bare', () => {
+    assert.equal(parseText(ONE('      host: "[2001:db8::42]"\n')).tunnels[0]!.server.host, '2001:db8::42');
+  });
+
   test("a tunnel's keepalive and backoff fields override the defaults' one by one", () => {
     const text = [
       'defaults:',

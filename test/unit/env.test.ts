@@ -174,11 +174,16 @@ describe('SSH_REMOTE_HOST', () => {
     assert.equal(spec({}).server.host, 'localhost');
   });
 
-  for (const good of ['example.com', 'example.com.', 'my_host', 'host-1.internal', '10.0.0.1', '::1', '[::1]', '2001:db8::5', 'fe80::1%eth0', '1host']) {
+  for (const good of ['example.com', 'example.com.', 'my_host', 'host-1.internal', '10.0.0.1', '::1', '2001:db8::5', 'fe80::1%eth0', '1host']) {
     test(`accepts ${good}`, () => {
       assert.equal(spec({ SSH_REMOTE_HOST: good }).server.host, good);
     });
   }
+
+  test('accepts [::1] and keeps the address without brackets (ssh takes the bare address after --; probes need it bare)', () => {
+    assert.equal(spec({ SSH_REMOTE_HOST: '[::1]' }).server.host, '::1');
+    assert.equal(spec({ SSH_MODE: '-L', SSH_TARGET_HOST: '[2001:db8::5]' }).forwards[0]!.targetHost, '2001:db8::5');
+  });
 
   test('refuses a host starting with "-" (option injection)', () => {
     assertProblem(

@@ -264,6 +264,7 @@ describe('parseSshCommandLine: the destination', () => {
 
   test('ssh://[v6]:port: the brackets are URL syntax, not part of the host', () => {
     assert.deepEqual(pick(parse(['-D', '1', 'ssh://tunnel@[2001:db8::1]:2200'])), { user: 'tunnel', host: '2001:db8::1', port: 2200, implicit: { port: false, user: false } });
+    assert.equal(parse(['-D', '1', 'me@[2001:db8::1]']).spec.server.host, '2001:db8::1', 'user@[v6] too');
   });
 
   test('ssh:// with a bad port is refused, not silently replaced by 22', () => {
