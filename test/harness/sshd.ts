@@ -9,16 +9,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { countSshdLog, listening as isListening, sshdCommand, type SshdLogCounts, type SshdVersion } from './openssh-versions.js';
 import { freezeProcessTree, isAlive, signalProcesses, type ProcessHandle } from './procs.js';
 
 const execFileAsync = promisify(execFile);
 
-const SSHD_PATH = '/usr/sbin/sshd';
 const SSH_KEYGEN_PATH = '/usr/bin/ssh-keygen';
 /** util-linux setpriv, used only for --pdeathsig; sshd runs without it if missing. */
 const SETPRIV_PATH = '/usr/bin/setpriv';
@@ -30,8 +30,6 @@ const LOOPBACK = '127.0.0.1';
 const START_TIMEOUT_MS = 10_000;
 /** How often start() looks at the log and the port while waiting. */
 const START_POLL_INTERVAL_MS = 25;
-/** Bound on one readiness probe connection. */
-const PROBE_CONNECT_TIMEOUT_MS = 1_000;
 /** How long sshd processes get to act on SIGTERM before they are SIGKILLed. */
 const STOP_GRACE_MS = 2_000;
 /** Bound on the SIGKILLed processes disappearing and the port being bindable again. */
@@ -44,6 +42,12 @@ export interface SshdOptions {
   port?: number;
   /** Extra sshd_config lines, e.g. ['ClientAliveInterval 5']. */
   extraConfig?: string[];
+  /**
+   * Which OpenSSH: '9.2' (default) is the machine's /usr/sbin/sshd, '10' Debian 13's from the
+   * tree scripts/openssh10-tree.sh builds (see openssh-versions.ts; sshdUnavailable() says
+   * whether it can run here).
+   */
+  version?: SshdVersion;
 }
 
 /** Paths of everything the server keeps in its temp dir (the host key's varies, see rotateHostKey()). */
@@ -66,6 +70,7 @@ export class TestSshd {
   readonly port: number;
   readonly dir: string;
   readonly user: string;
+  readonly version: SshdVersion;
   /** ed25519 private key (mode 0600, no passphrase) authorized for `user`. */
   readonly clientKeyPath: string;
   /**
@@ -92,8 +97,9 @@ export class TestSshd {
     rmSync(this.dir, { recursive: true, force: true });
   };
 
-  private constructor(port: number, dir: string, files: SshdFiles, extraConfig: string[]) {
+  private constructor(port: number, dir: string, files: SshdFiles, extraConfig: string[], version: SshdVersion) {
     this.port = port;
+    this.version = version;
     this.dir = dir;
     this.user = userInfo().username;
     this.clientKeyPath = files.clientKey;
@@ -115,7 +121,7 @@ export class TestSshd {
         config: join(dir, 'sshd_config'),
         log: join(dir, 'sshd.log'),
       };
-      sshd = new TestSshd(port, dir, files, opts.extraConfig ?? []);
+      sshd = new TestSshd(port, dir, files, opts.extraConfig ?? [], opts.version ?? '9.2');
       process.on('exit', sshd.#exitHook);
       await generateKey(sshd.#hostKeyPath);
       await generateKey(files.clientKey);
@@ -150,6 +156,25 @@ export class TestSshd {
     }
   }
 
+  /**
+   * Penalty activations, penalty drops and MaxStartups drops in the log (all runs so far, or
+   * from a character offset: `const mark = sshd.log().length` before the part to count).
+   */
+  logCounts(from = 0): SshdLogCounts {
+    return countSshdLog(this.log().slice(from));
+  }
+
+  /**
+   * `sshd -T`: the configuration this server runs with, every keyword lower-case with its
+   * effective value (defaults included), from the config file start() writes.
+   */
+  async effectiveConfig(): Promise<string> {
+    await writeFile(this.#files.config, sshdConfig(this.port, this.#hostKeyPath, this.#files, this.#extraConfig));
+    const [command, args] = sshdCommand(this.version, this.dir, ['-T', '-f', this.#files.config]);
+    const { stdout } = await execFileAsync(command, args, { timeout: START_TIMEOUT_MS });
+    return stdout;
+  }
+
   /** Starts sshd (again) on the same port with the current keys; no-op if running. */
   async start(): Promise<void> {
     if (this.#run !== undefined) return;
@@ -158,6 +183,8 @@ export class TestSshd {
     // sshd prints before it opens the log (bad config, say) are not lost.
     // Both descriptors are O_APPEND, so the writes interleave safely.
     const sshdArgs = ['-D', '-E', this.#files.log, '-f', this.#files.config];
+    const [sshdPath, sshdArgv] = sshdCommand(this.version, this.dir, sshdArgs);
+    const logStart = this.log().length;
     const stderrFd = openSync(this.#files.log, 'a');
     let child: ChildProcess;
     try {
@@ -165,8 +192,8 @@ export class TestSshd {
       // process dies without running its exit hooks (SIGKILL, runner timeout).
       // setpriv execs sshd in place, so the pid is sshd's own.
       const [command, args] = existsSync(SETPRIV_PATH)
-        ? [SETPRIV_PATH, ['--pdeathsig', 'KILL', SSHD_PATH, ...sshdArgs]]
-        : [SSHD_PATH, sshdArgs];
+        ? [SETPRIV_PATH, ['--pdeathsig', 'KILL', sshdPath, ...sshdArgv]]
+        : [sshdPath, sshdArgv];
       // detached: its own session and process group, so a terminal signal
       // aimed at the test run's group (Ctrl-C) cannot kill sshd underneath a
       // test that is still cleaning up; its lifetime is stop()'s business.
@@ -184,7 +211,7 @@ export class TestSshd {
     this.#run = { child, exited };
 
     try {
-      await this.#waitUntilListening();
+      await this.#waitUntilListening(logStart);
     } catch (err) {
       // Not stop(): if the port is taken by someone else (a likely cause of
       // the failure), waiting for it to be free would only mask the error.
@@ -257,7 +284,7 @@ export class TestSshd {
     }
   }
 
-  async #waitUntilListening(): Promise<void> {
+  async #waitUntilListening(logStart: number): Promise<void> {
     const child = this.#run?.child;
     // sshd prints this once bind() + listen() succeeded.
     const listening = `Server listening on ${LOOPBACK} port ${this.port}.`;
@@ -268,10 +295,10 @@ export class TestSshd {
           `sshd exited (code ${child?.exitCode}, signal ${child?.signalCode}) before listening on port ${this.port}; log:\n${this.log()}`,
         );
       }
-      // The log line alone could be from an earlier run (the log is appended
-      // to), so the port must actually accept a connection too. Checking the
-      // log first avoids probe connections cluttering it while sshd starts.
-      if (this.log().includes(listening) && (await canConnect(LOOPBACK, this.port))) return;
+      // This run's line (the log is appended to), and the socket in LISTEN
+      // state: no test connection, which OpenSSH >= 9.8 would count against
+      // 127.0.0.1 as one that never tried to authenticate (a penalty point).
+      if (this.log().slice(logStart).includes(listening) && isListening(this.port)) return;
       await sleep(START_POLL_INTERVAL_MS);
     }
     throw new Error(`sshd did not accept connections on port ${this.port} within ${START_TIMEOUT_MS} ms; log:\n${this.log()}`);
@@ -323,7 +350,11 @@ function sshdConfig(port: number, hostKeyPath: string, files: SshdFiles, extraCo
     // unauthenticated, which a reconnect storm in a test easily reaches.
     'MaxStartups 100',
   ];
-  return [...overrides, ...defaults, ...matchBlocks].join('\n') + '\n';
+  // Not every keyword is first-wins (MaxStartups is last-wins in 9.2 and 10): a default whose
+  // keyword the caller set is left out altogether.
+  const keyword = (line: string) => line.trim().split(/\s+/)[0]!.toLowerCase();
+  const callerSets = new Set(overrides.map(keyword));
+  return [...overrides, ...defaults.filter((line) => !callerSets.has(keyword(line))), ...matchBlocks].join('\n') + '\n';
 }
 
 /** known_hosts host pattern: bare for port 22, "[host]:port" otherwise. */
@@ -342,20 +373,6 @@ async function ensurePrivsepDir(): Promise<void> {
     // Not root: sshd only needs the dir when it runs as root, and if it does
     // need it, its own error in the log says so more clearly than ours would.
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), PROBE_CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** True once nothing holds the port: binding it ourselves is the direct test. */

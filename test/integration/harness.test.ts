@@ -16,6 +16,7 @@ import { CliProcess, killAllCli } from '../harness/cli.js';
 import { HeldConnection, roundTrip, socksRoundTrip, startEchoServer, waitFor, type EchoServer } from '../harness/echo.js';
 import { FaultProxy } from '../harness/faultproxy.js';
 import { listProcesses, sshClientsFor, waitForNoProcess } from '../harness/procs.js';
+import { SSHD_VERSIONS, skipUnless, type SshdVersion } from '../harness/openssh-versions.js';
 import { freePort, TestSshd } from '../harness/sshd.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -137,13 +138,13 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-describe('TestSshd with real ssh clients', () => {
+for (const version of SSHD_VERSIONS) describe(`TestSshd (OpenSSH ${version}) with real ssh clients`, { skip: skipUnless(version) }, () => {
   const running = new Set<ChildProcess>();
   let sshd: TestSshd;
   let echo: EchoServer;
 
   before(async () => {
-    sshd = await TestSshd.start();
+    sshd = await TestSshd.start({ version });
     echo = await startEchoServer();
   });
 
@@ -268,6 +269,64 @@ describe('TestSshd with real ssh clients', () => {
     assert.equal(code, 255);
     assert.match(run.stderr(), /Timeout, server 127\.0\.0\.1 not responding\./);
     t.diagnostic(`ssh gave up ${elapsed} ms after freeze()`);
+  });
+});
+
+/** Plain TCP connections to `port`, each closed as soon as it is accepted, one after the other. */
+async function connectAndClose(port: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const socket = connect({ host: LOOPBACK, port });
+    await once(socket, 'connect');
+    socket.destroy();
+  }
+}
+
+/** OpenSSH >= 9.8 penalises connections closed before authentication; the harness must see it. */
+const PENALTY_VERSION: SshdVersion = '10';
+
+describe('TestSshd (OpenSSH 10): penalties are visible in its log', { skip: skipUnless(PENALTY_VERSION) }, () => {
+  test('sshd -T shows the default PerSourcePenalties and MaxStartups', { timeout: SSH_TEST_TIMEOUT_MS }, async () => {
+    const sshd = await TestSshd.start({ version: PENALTY_VERSION, extraConfig: ['MaxStartups 10:30:100'] });
+    try {
+      const config = await sshd.effectiveConfig();
+      assert.match(config, /^persourcepenalties crash:90 authfail:5 noauth:1 grace-exceeded:10 .*max:600 min:15/m);
+      assert.match(config, /^maxstartups 10:30:100$/m);
+      assert.match(sshd.log(), /Server listening on 127\.0\.0\.1 port/);
+    } finally {
+      await sshd.cleanup();
+    }
+  });
+
+  test('start() and restart() never connect, so they earn no penalty', { timeout: SSH_TEST_TIMEOUT_MS }, async () => {
+    const sshd = await TestSshd.start({ version: PENALTY_VERSION });
+    try {
+      for (let i = 0; i < 3; i++) await sshd.restart();
+      // The first connection without authentication would log "new 127.0.0.1/32 deferred penalty".
+      assert.doesNotMatch(sshd.log(), /srclimit_penalise|Connection from/);
+      assert.deepEqual(sshd.logCounts(), { penaltyActivations: 0, penaltyDrops: 0, maxStartupsDrops: 0 });
+    } finally {
+      await sshd.cleanup();
+    }
+  });
+
+  test('20 plain TCP connect+close make sshd activate a penalty, and logCounts() counts it', { timeout: SSH_TEST_TIMEOUT_MS }, async (t) => {
+    const sshd = await TestSshd.start({ version: PENALTY_VERSION });
+    try {
+      const mark = sshd.log().length;
+      await connectAndClose(sshd.port, 20);
+      // sshd charges a connection when its child exits: wait for the log to catch up.
+      await waitFor(async () => sshd.logCounts(mark).penaltyActivations > 0, { timeoutMs: 10_000, what: `a penalty activation in the log:\n${sshd.log().slice(-2000)}` });
+      assert.match(sshd.log(), /activating ipv4 penalty of \d+ seconds for penalty: connections without attempting authentication/);
+      // While it is active, sshd refuses every connection from 127.0.0.1 before the banner.
+      await connectAndClose(sshd.port, 1);
+      await waitFor(async () => sshd.logCounts(mark).penaltyDrops > 0, { timeoutMs: 10_000, what: 'a penalty drop in the log' });
+      const counts = sshd.logCounts(mark);
+      t.diagnostic(`sshd log counts after 21 connect+close: ${JSON.stringify(counts)}`);
+      assert.equal(counts.penaltyActivations, 1);
+      assert.equal(counts.maxStartupsDrops, 0);
+    } finally {
+      await sshd.cleanup();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, statSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SSHD_VERSIONS, skipUnless } from '../harness/openssh-versions.js';
 import { TestSshd, freePort } from '../harness/sshd.js';
 import { roundTrip, socksRoundTrip, waitFor, HeldConnection } from '../harness/echo.js';
 import { FaultProxy } from '../harness/faultproxy.js';
@@ -103,7 +104,10 @@ describe('secrets', () => {
   });
 });
 
-describe('recovery from real faults', () => {
+// Against the machine's sshd and against OpenSSH 10 (PerSourcePenalties on by default).
+for (const version of SSHD_VERSIONS) describe(`recovery from real faults (OpenSSH ${version})`, { skip: skipUnless(version) }, () => {
+  const sshd = (): Promise<TestSshd> => bed.sshd({ version });
+
   it('ssh client killed → back, with a new ssh', async () => {
     const server = await sshd();
     const port = await freePort();
