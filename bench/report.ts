@@ -30,6 +30,8 @@ interface MetricSpec {
 
 interface RowSpec {
   order: number;
+  /** Which OpenSSH the row ran against (the row id's "@…"). */
+  server: string;
   scenario: string;
   mode: string;
   env: string;
@@ -43,6 +45,12 @@ const FREED: MetricSpec = { key: 'freed', label: 'server freed the old -R listen
 
 /** What a row id (scenarios.ts rowId) means, and autotunnel's targets for it. */
 export function describeRow(row: string): RowSpec {
+  const [body = '', server = '9.2'] = row.split('@');
+  const spec = describeBody(body);
+  return { ...spec, server, order: spec.order * 10 + (server === '10' ? 1 : 0) };
+}
+
+function describeBody(row: string): Omit<RowSpec, 'server'> {
   const [head = '', mode = '', variant = ''] = row.split('|');
   const [scenario = '', param = ''] = head.split(':');
   const env = variant === 'ka10x3' ? '10 s × 3' : variant === 'defaults' ? 'defaults' : '';
@@ -140,9 +148,43 @@ export function describeRow(row: string): RowSpec {
         ],
       };
     }
-    default:
+    default: {
+      const fleet = /^(fleet|config)(\d+)-(restarted|blackhole)$/.exec(scenario);
+      if (fleet) return describeFleet(fleet[1] === 'config', Number(fleet[2]), fleet[3] as 'restarted' | 'blackhole', param, order(13, fleet[1] === 'config' ? 2 : fleet[3] === 'restarted' ? 0 : 1));
       return { order: 99_999, scenario: row, mode, env, metrics: [] };
+    }
   }
+}
+
+/** Fleet rows (bench/fleet.ts); the targets are issue 12's. */
+function describeFleet(config: boolean, n: number, fault: 'restarted' | 'blackhole', param: string, order: number): Omit<RowSpec, 'server'> {
+  const who = config ? `one config with ${n} tunnels (autossh: ${n} containers)` : `fleet of ${n} processes`;
+  const what = fault === 'restarted' ? `sshd down ${param}, restarted` : `link black-holed ${param}`;
+  const target = fault === 'restarted' ? (config ? { max: 3 * SEC, text: '≤ 3 s' } : { max: 2 * SEC, text: '≤ 2 s' }) : undefined;
+  return {
+    order,
+    scenario: `${who}: ${what}`,
+    mode: '-L',
+    env: 'defaults',
+    metrics: [
+      { key: 'allBack', label: 'all back (each carried a round trip)', unit: 'ms', nullText: 'not all back', ...(target ? { target } : {}) },
+      { key: 'medianBack', label: 'median tunnel back', unit: 'ms', nullText: 'never' },
+      { key: 'notBack', label: 'tunnels not back within the limit', unit: 'count', target: { max: 0, text: '0' } },
+      { key: 'restarts', label: 'restarts by the Docker-style loop', unit: 'count' },
+      ...(fault === 'restarted' ? [{ key: 'outage', label: 'server away (stop → listening)', unit: 'ms' as const }] : []),
+    ],
+  };
+}
+
+/**
+ * What the row's sshd logged, summed over the row's runs for one tool: penalty activations /
+ * connections dropped for a penalty / connections dropped past MaxStartups.
+ */
+function sshdLogCell(samples: Sample[], row: string, tool: string): string {
+  const logs = samples.filter((s) => s.row === row && s.tool === tool && s.sshdLog).map((s) => s.sshdLog!);
+  if (!logs.length) return '';
+  const sum = (k: 'penaltyActivations' | 'penaltyDrops' | 'maxStartupsDrops') => logs.reduce((a, l) => a + l[k], 0);
+  return `${sum('penaltyActivations')} / ${sum('penaltyDrops')} / ${sum('maxStartupsDrops')}`;
 }
 
 function formatBytes(n: number): string {
@@ -264,11 +306,12 @@ export function renderSection(samples: Sample[], meta: RunMeta, repo: string): s
       'autotunnel: env mode (`node bin/autotunnel.js`, SSH_* variables) for one tunnel, config mode (`autotunnel run -c FILE.yaml`) for 100 and 500. Both tools get the same sshd, target and SSH_* variables.',
     '',
   );
-  lines.push('| Scenario | Mode | SSH_SERVER_ALIVE_* | Metric | autotunnel median | autotunnel max | autossh median | autossh max | Target (autotunnel) | Met |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| Scenario | Server | Mode | SSH_SERVER_ALIVE_* | Metric | autotunnel median | autotunnel max | autossh median | autossh max | Target (autotunnel) | Met | sshd log, autotunnel runs ‡ | sshd log, autossh runs ‡ |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const misses: string[] = [];
   let usedDagger = false;
   for (const { row, spec } of rows) {
+    let logCells = [sshdLogCell(samples, row, 'autotunnel'), sshdLogCell(samples, row, 'autossh')];
     for (const metric of spec.metrics) {
       const at = cellsFor(samples, row, 'autotunnel', metric);
       let as = cellsFor(samples, row, 'autossh', metric);
@@ -282,12 +325,15 @@ export function renderSection(samples: Sample[], meta: RunMeta, repo: string): s
       }
       if (!at.median && !as.median) continue;
       const met = meets(metric.target, at.stat);
-      if (met.startsWith('✗')) misses.push(`${spec.scenario} ${spec.mode} ${spec.env}: ${metric.label} median ${at.median}, max ${at.max} (target ${metric.target!.text})`);
+      if (met.startsWith('✗')) misses.push(`${spec.scenario} (OpenSSH ${spec.server}) ${spec.mode} ${spec.env}: ${metric.label} median ${at.median}, max ${at.max} (target ${metric.target!.text})`);
       const label = metric.key === 'mbps' ? `${metric.label} (plain ssh -L: ${cellsFor(samples, row, 'ssh', metric).median})` : metric.label;
-      lines.push(`| ${spec.scenario} | ${spec.mode} | ${spec.env} | ${label} | ${at.median} | ${at.max} | ${as.median} | ${as.max} | ${metric.target?.text ?? ''} | ${met} |`);
+      // The sshd log counts are the row's, not a metric's: on its first line only.
+      lines.push(`| ${spec.scenario} | ${spec.server} | ${spec.mode} | ${spec.env} | ${label} | ${at.median} | ${at.max} | ${as.median} | ${as.max} | ${metric.target?.text ?? ''} | ${met} | ${logCells[0]} | ${logCells[1]} |`);
+      logCells = ['', ''];
     }
   }
   lines.push('');
+  lines.push('‡ What the sshd of the row\'s jobs logged (LogLevel VERBOSE), summed over its runs, setup included: penalty activations ("activating … penalty", OpenSSH ≥ 9.8 PerSourcePenalties) / connections dropped for a penalty / connections dropped past MaxStartups. Server 9.2: the machine\'s sshd; 10: Debian 13\'s OpenSSH 10.0 (scripts/openssh10-tree.sh), both with sshd\'s default MaxStartups in the fleet and scale rows. Throughput: one sshd served all three tunnels, each column shows it whole. Issue 12\'s target: 0 penalty activations anywhere.', '');
   if (usedDagger) lines.push('† jnovack\'s defaults are SSH_SERVER_ALIVE_INTERVAL=10 and SSH_SERVER_ALIVE_COUNT_MAX=3: with them set, autossh runs the identical command, so its defaults runs stand for both rows.', '');
   lines.push('"back": from the moment the path returned (kill; sshd accepting again; iptables rules removed) to the end of the first round trip through the tunnel to the echo target. "never": not within the job\'s limit. "not during the outage": the ssh that carried the tunnel was still running when the link returned (TCP then resumes the old connection). "server freed the old -R listener": when sshd closed the listening socket of the session from before the fault, from the link\'s return (negative: during the outage); "not freed": it was still open at the end (the old session resumed, or the server never noticed it was dead). Met: judged on the worst run (max); "✗ (median ✓)": the median meets it, the worst run does not.', '');
   if (misses.length) {

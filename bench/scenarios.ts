@@ -9,18 +9,21 @@
  * (black-hole). "Noticed" is the moment the ssh that carried the tunnel exited.
  */
 import { spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestSshd, freePort } from '../test/harness/sshd.js';
+import { SSHD_VERSIONS, listening, type SshdLogCounts, type SshdVersion } from '../test/harness/openssh-versions.js';
+import { fleet, fleetEstimateMs, fleetJobs, fleetLimitMs, fleetRowId, type FleetJob } from './fleet.js';
 import { startEchoServer, type EchoServer } from '../test/harness/echo.js';
 import { listProcesses } from '../test/harness/procs.js';
 import { faultKind, linkFaults, type LinkFaults } from './faults.js';
 import { CLK_TCK, listenerInodes, localPortsTo, readProc, sumProcs } from './procfs.js';
 import { Prober, now, pushThrough, startSink, waitAllUp, waitGone, waitListenerGone, waitRoundTrip, waitSinkReachable } from './probe.js';
 import {
+  AUTOSSH_MISSING,
+  allOf,
   configModeAvailable,
   startAgent,
   startAutossh,
@@ -43,7 +46,12 @@ export const VARIANT_VARS: Record<Variant, Env> = {
 
 export type Scenario = 'killed' | 'restarted' | 'down' | 'start-down' | 'blackhole' | 'stale';
 
-export interface RecoveryJob {
+export interface OnServer {
+  /** Which OpenSSH the job's sshd is (test/harness/openssh-versions.ts); default '9.2', the machine's. */
+  server?: SshdVersion;
+}
+
+export interface RecoveryJob extends OnServer {
   kind: 'recovery';
   scenario: Scenario;
   tool: ToolName;
@@ -62,18 +70,18 @@ export interface RecoveryJob {
   /** Give up on "back" after this long. */
   backLimitMs: number;
 }
-export interface ThroughputJob {
+export interface ThroughputJob extends OnServer {
   kind: 'throughput';
   bytes: number;
   reps: number;
 }
-export interface FootprintJob {
+export interface FootprintJob extends OnServer {
   kind: 'footprint';
   tool: ToolName;
   tunnels: number;
   windowMs: number;
 }
-export interface ScaleJob {
+export interface ScaleJob extends OnServer {
   kind: 'scale';
   tool: ToolName;
   tunnels: number;
@@ -81,7 +89,8 @@ export interface ScaleJob {
   /** Once all are up: idle window for the footprint:N row. */
   footprintWindowMs: number;
 }
-export type Job = RecoveryJob | ThroughputJob | FootprintJob | ScaleJob;
+export type Job = RecoveryJob | ThroughputJob | FootprintJob | ScaleJob | FleetJob;
+export type { FleetJob } from './fleet.js';
 
 /** One measurement. `row` names the table row; metrics are null when the thing did not happen in time. */
 export interface Sample {
@@ -92,10 +101,22 @@ export interface Sample {
   error?: string;
   /** What the tool said meanwhile (autotunnel's causes and delays), for explaining misses. */
   detail?: string;
+  /**
+   * What the job's sshd logged over the whole job (setup included): on the first sample of each
+   * row and tool only, so that summing a row's samples gives the total over its runs.
+   */
+  sshdLog?: SshdLogCounts;
 }
 
+/** The row a job measures: what, and against which server ("@9.2", "@10": `--only 'fleet.*@10'`). */
 export function rowId(job: Job): string {
+  return `${baseRowId(job)}@${job.server ?? '9.2'}`;
+}
+
+function baseRowId(job: Job): string {
   switch (job.kind) {
+    case 'fleet':
+      return fleetRowId(job);
     case 'recovery': {
       const param =
         job.scenario === 'stale'
@@ -117,6 +138,8 @@ export function rowId(job: Job): string {
 /** Rough wall time of a job, for scheduling longest first and for the lane watchdog. */
 export function estimateMs(job: Job): number {
   switch (job.kind) {
+    case 'fleet':
+      return fleetEstimateMs(job);
     case 'recovery':
       return 4_000 + job.settleFirstMs + job.reps * (job.outageMs + job.settleMs + 8_000);
     case 'throughput':
@@ -131,6 +154,8 @@ export function estimateMs(job: Job): number {
 /** Upper bound after which the job is abandoned. */
 export function limitMs(job: Job): number {
   switch (job.kind) {
+    case 'fleet':
+      return fleetLimitMs(job);
     case 'recovery':
       return 60_000 + job.settleFirstMs + job.reps * (job.outageMs + job.settleMs + job.backLimitMs + 30_000);
     case 'throughput':
@@ -144,7 +169,10 @@ export function limitMs(job: Job): number {
 
 // ── the stage: sshd, target, faults, temp dir ─────────────────────────────
 
-class Stage {
+/** The sshd log counts of every stage closed during the current job (a lane runs one job at a time). */
+let closedStages: SshdLogCounts[] | undefined;
+
+export class Stage {
   readonly #cleanups: Array<() => Promise<unknown>> = [];
   readonly tools: ToolRun[] = [];
 
@@ -155,11 +183,11 @@ class Stage {
     readonly faults: LinkFaults | undefined,
   ) {}
 
-  static async create(opts: { extraConfig?: string[]; faults?: boolean }): Promise<Stage> {
+  static async create(opts: { extraConfig?: string[]; faults?: boolean; server?: SshdVersion }): Promise<Stage> {
     const dir = await mkdtemp(join(tmpdir(), 'autotunnel-bench-'));
     const undo: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
     try {
-      const sshd = await TestSshd.start({ extraConfig: opts.extraConfig ?? [] });
+      const sshd = await TestSshd.start({ extraConfig: opts.extraConfig ?? [], version: opts.server ?? '9.2' });
       undo.unshift(() => sshd.cleanup());
       const echo = await startEchoServer();
       undo.unshift(() => echo.close());
@@ -203,8 +231,12 @@ class Stage {
   async startTool(tool: ToolName, varsList: Env[]): Promise<ToolRun> {
     let run: ToolRun;
     if (tool === 'autotunnel') {
-      if (varsList.length !== 1) throw new Error('env mode runs one tunnel; use startAutotunnelConfig');
-      run = startAutotunnel(varsList[0]!, { stateDir: await mkdtemp(join(this.dir, 'state-')) });
+      // Env mode is one tunnel per process: several variable sets are a fleet of processes, each
+      // without its status listener (on one host they would all want the same port).
+      const fleetVars: Env = varsList.length > 1 ? { AUTOTUNNEL_HTTP: 'off' } : {};
+      const runs: ToolRun[] = [];
+      for (const vars of varsList) runs.push(startAutotunnel({ ...vars, ...fleetVars }, { stateDir: await mkdtemp(join(this.dir, 'state-')) }));
+      run = runs.length === 1 ? runs[0]! : allOf(runs);
     } else {
       const agent = await startAgent(this.dir, this.sshd.clientKeyPath);
       this.#cleanups.unshift(() => agent.stop());
@@ -240,40 +272,30 @@ class Stage {
   }
 
   async close(): Promise<void> {
+    // Read before the cleanups remove the log with the temp dir.
+    if (this.#cleanups.length) closedStages?.push(this.sshd.logCounts());
     for (const c of this.#cleanups.splice(0)) await c().catch(() => {});
   }
 }
 
-async function distinctFreePorts(n: number): Promise<number[]> {
+export async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return [...ports];
 }
 
-function canConnect(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(ok);
-    };
-    const t = setTimeout(() => done(false), timeoutMs);
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
 /**
- * Starts sshd and returns the moment it first accepted a connection (checked every 5 ms alongside
- * the harness's own, slower readiness check), so "back" is measured from when the path returned.
+ * Starts sshd and returns the moment its socket was listening (checked every 5 ms alongside the
+ * harness's own, slower readiness check), so "back" is measured from when the path returned.
+ * Read from /proc/net/tcp, not by connecting: OpenSSH >= 9.8 counts a connection closed before
+ * authentication against the source address (PerSourcePenalties), and the bench must not add any.
  */
-async function startSshdTimed(sshd: TestSshd): Promise<number> {
+export async function startSshdTimed(sshd: TestSshd): Promise<number> {
   let listenedAt: number | undefined;
   let stop = false;
   const watcher = (async () => {
     while (!stop && listenedAt === undefined) {
-      if (await canConnect(sshd.port, 200)) listenedAt = now();
+      if (listening(sshd.port)) listenedAt = now();
       else await sleep(5);
     }
   })();
@@ -293,7 +315,7 @@ function currentSsh(tool: ToolRun): { pid: number; start: string } {
   return { pid: p.pid, start: p.startTime };
 }
 
-function describeEvents(tool: ToolRun, since: number): string | undefined {
+export function describeEvents(tool: ToolRun, since: number): string | undefined {
   const ev = tool.events().filter((e) => e.at >= since);
   if (!ev.length) return undefined;
   return ev.map((e) => `${((e.at - since) / 1000).toFixed(2)}s ${e.state}${e.cause ? `(${e.cause}${e.delayMs !== undefined ? `, wait ${e.delayMs} ms` : ''})` : ''}`).join(' → ');
@@ -301,19 +323,19 @@ function describeEvents(tool: ToolRun, since: number): string | undefined {
 
 // ── recovery ──────────────────────────────────────────────────────────────
 
-const UP_TIMEOUT_MS = 30_000;
+export const UP_TIMEOUT_MS = 30_000;
 
 /**
  * Bounds on holding the quiet token (lanes.ts): setup ends once the tunnel is up; a fault's
  * window covers the part of a recovery where a tenth of a second matters for the targets.
  */
-const QUIET_SETUP_MS = 8_000;
-const QUIET_FAULT_MS = 1_500;
+export const QUIET_SETUP_MS = 8_000;
+export const QUIET_FAULT_MS = 1_500;
 /**
  * Outages last their nominal length plus 0–1 s at random, so the path returns at a random point
  * of each tool's retry cycle (a fixed length would hit the same phase of a 1 s probe every time).
  */
-const outageJitter = (): number => Math.random() * 1_000;
+export const outageJitter = (): number => Math.random() * 1_000;
 
 async function recovery(job: RecoveryJob, ctx: JobContext): Promise<Sample[]> {
   const row = rowId(job);
@@ -324,7 +346,7 @@ async function recovery(job: RecoveryJob, ctx: JobContext): Promise<Sample[]> {
     const startedAt = now();
     // Setup under the quiet token: sshd, target, the tool starting and bringing the tunnel up.
     const { tool, tunnelPort, prober } = await ctx.quiet(QUIET_SETUP_MS, async () => {
-      stage = await Stage.create({ extraConfig, faults: linkFault });
+      stage = await Stage.create({ extraConfig, faults: linkFault, server: job.server });
       if (job.scenario === 'stale' && !stage.faults?.canKeepOldDropped) return { tool: undefined, tunnelPort: 0, prober: undefined };
       const tunnelPort = await freePort();
       const prober = new Prober('127.0.0.1', tunnelPort);
@@ -471,7 +493,7 @@ function pinToOneCpu(pids: number[]): boolean {
 
 async function throughput(job: ThroughputJob, { log }: JobContext): Promise<Sample[]> {
   const row = rowId(job);
-  const stage = await Stage.create({});
+  const stage = await Stage.create({ server: job.server });
   try {
     const sink = await startSink();
     stage.addCleanup(() => sink.close());
@@ -557,7 +579,7 @@ async function footprint(job: FootprintJob, ctx: JobContext): Promise<Sample[]> 
   let stage: Stage | undefined;
   try {
     const tool = await ctx.quiet(QUIET_SETUP_MS, async () => {
-      const st = (stage = await Stage.create({}));
+      const st = (stage = await Stage.create({ server: job.server }));
       const ports = await distinctFreePorts(job.tunnels);
       const tool =
         job.tool === 'autotunnel' && job.tunnels > 1
@@ -594,8 +616,8 @@ async function scale(job: ScaleJob, { log }: JobContext): Promise<Sample[]> {
       { row: fpRow, tool: job.tool, metrics: {}, notRun },
     ];
   }
-  // The harness raises MaxStartups for its tests; sshd takes the first value, so this restores the default.
-  const stage = await Stage.create({ extraConfig: ['MaxStartups 10:30:100'] });
+  // The harness raises MaxStartups for its tests; a keyword set here replaces the harness's line.
+  const stage = await Stage.create({ extraConfig: ['MaxStartups 10:30:100'], server: job.server });
   try {
     const ports = await distinctFreePorts(job.tunnels);
     const startedAt = now();
@@ -607,7 +629,7 @@ async function scale(job: ScaleJob, { log }: JobContext): Promise<Sample[]> {
     const times = [...up.values()];
     const upCount = times.filter((t) => t !== undefined).length;
     const last = upCount === job.tunnels ? Math.max(...(times as number[])) - startedAt : null;
-    const drops = (stage.sshd.log().match(/past MaxStartups/g) ?? []).length;
+    const drops = stage.sshd.logCounts().maxStartupsDrops;
     // CPU the supervisor itself spent from its start until all were up (the machine's CPU is what limits this row).
     const supCpuUpS = sumProcs(tool.supervisorPids()).cpuTicks / CLK_TCK;
     const metrics = { allUp: last, up: upCount, drops, restarts: tool.restarts(), supCpuUpS };
@@ -628,21 +650,50 @@ export interface JobContext {
 }
 
 export async function runJob(job: Job, ctx: JobContext): Promise<Sample[]> {
+  const stages: SshdLogCounts[] = (closedStages = []);
+  let samples: Sample[];
   try {
-    switch (job.kind) {
-      case 'recovery':
-        return await recovery(job, ctx);
-      case 'throughput':
-        return await throughput(job, ctx);
-      case 'footprint':
-        return await footprint(job, ctx);
-      case 'scale':
-        return await scale(job, ctx);
-    }
+    samples = await runKind(job, ctx);
   } catch (e) {
     const tool = 'tool' in job ? job.tool : 'autotunnel';
-    return [{ row: rowId(job), tool, metrics: {}, error: e instanceof Error ? e.message : String(e) }];
+    samples = [{ row: rowId(job), tool, metrics: {}, error: e instanceof Error ? e.message : String(e) }];
+  } finally {
+    closedStages = undefined;
   }
+  return withSshdLog(samples, stages);
+}
+
+async function runKind(job: Job, ctx: JobContext): Promise<Sample[]> {
+  if ('tool' in job && job.tool === 'autossh' && AUTOSSH_MISSING) return [{ row: rowId(job), tool: job.tool, metrics: {}, notRun: AUTOSSH_MISSING }];
+  switch (job.kind) {
+    case 'recovery':
+      return recovery(job, ctx);
+    case 'throughput':
+      return throughput(job, ctx);
+    case 'footprint':
+      return footprint(job, ctx);
+    case 'scale':
+      return scale(job, ctx);
+    case 'fleet':
+      return fleet(job, ctx);
+  }
+}
+
+/**
+ * Every row reports what its sshd logged: the job's counts go on the first sample of each row and
+ * tool (a throughput job's one sshd served all three tunnels: each tool's column shows it whole).
+ */
+function withSshdLog(samples: Sample[], stages: SshdLogCounts[]): Sample[] {
+  if (!stages.length) return samples;
+  const total: SshdLogCounts = { penaltyActivations: 0, penaltyDrops: 0, maxStartupsDrops: 0 };
+  for (const c of stages) for (const k of Object.keys(total) as Array<keyof SshdLogCounts>) total[k] += c[k];
+  const seen = new Set<string>();
+  return samples.map((s) => {
+    const key = `${s.row}\u0000${s.tool}`;
+    if (s.notRun || seen.has(key)) return s;
+    seen.add(key);
+    return { ...s, sshdLog: total };
+  });
 }
 
 // ── the sets ──────────────────────────────────────────────────────────────
@@ -650,6 +701,11 @@ export async function runJob(job: Job, ctx: JobContext): Promise<Sample[]> {
 export interface SetOptions {
   full: boolean;
   runs: number;
+  /**
+   * `--server`: run every row against these servers. Unset: the single-tunnel rows against the
+   * machine's sshd (9.2), the fleet rows against 9.2 and OpenSSH 10.
+   */
+  servers?: SshdVersion[];
 }
 
 /**
@@ -666,7 +722,7 @@ const SETTLE_BETWEEN_MS = 12_000;
  */
 const LINK_SETTLE_MS = 2_000;
 
-export function buildJobs(opts: SetOptions): { parallel: Job[]; exclusive: Job[] } {
+export function buildJobs(opts: SetOptions): { parallel: Job[]; exclusive: Job[]; fleet: Job[] } {
   const tools: ToolName[] = ['autotunnel', 'autossh'];
   const modes: Mode[] = ['-L', '-R'];
   const parallel: Job[] = [];
@@ -717,5 +773,16 @@ export function buildJobs(opts: SetOptions): { parallel: Job[]; exclusive: Job[]
       for (const tool of tools) exclusive.push({ kind: 'scale', tool, tunnels, limitMs: opts.full ? 300_000 : 120_000, footprintWindowMs: opts.full ? windowMs : 5_000 });
     }
   }
-  return { parallel, exclusive };
+  const onServers = (jobs: Job[]) => (opts.servers ?? ['9.2']).flatMap((server) => jobs.map((j): Job => ({ ...j, server })));
+  // Fleet rows: tens of processes starting and reconnecting at once, so they run after the
+  // others, two at a time (run.ts). The quick set runs each once (about 3.5 minutes); the full
+  // set --runs times, plus the 100-tunnel config.
+  const fleet = fleetJobs({
+    runs: opts.full ? opts.runs : 1,
+    servers: opts.servers ?? SSHD_VERSIONS,
+    configRows: opts.full,
+    settleRestartMs: PAST_GATE_MS,
+    settleLinkMs: LINK_SETTLE_MS,
+  });
+  return { parallel: onServers(parallel), exclusive: onServers(exclusive), fleet };
 }

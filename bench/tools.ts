@@ -29,7 +29,10 @@ export type Env = Record<string, string>;
 export const REPO = join(import.meta.dirname, '..');
 export const AUTOTUNNEL_BIN = join(REPO, 'bin', 'autotunnel.js');
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-const AUTOSSH = ['/usr/bin/autossh', '/usr/local/bin/autossh'].find((p) => existsSync(p)) ?? 'autossh';
+const AUTOSSH_FOUND = ['/usr/bin/autossh', '/usr/local/bin/autossh'].find((p) => existsSync(p));
+const AUTOSSH = AUTOSSH_FOUND ?? 'autossh';
+/** Why the autossh rows cannot run here, or undefined. */
+export const AUTOSSH_MISSING = AUTOSSH_FOUND ? undefined : 'autossh is not installed (apt-get install autossh)';
 
 /** jnovack/autossh's Dockerfile: ENV AUTOSSH_POLL=30 AUTOSSH_GATETIME=30 AUTOSSH_FIRST_POLL=30 AUTOSSH_LOGLEVEL=0 (+ pid file, log file). */
 export const JNOVACK_AUTOSSH_ENV: Env = {
@@ -430,6 +433,21 @@ export function startAutossh(varsList: Env[], opts: { agentSock: string; dir: st
     events: () => [],
     stop: async () => {
       await Promise.all(containers.map((c) => c.stop()));
+    },
+  };
+}
+
+/** Several runs of one tool (a fleet of autotunnel processes) as one ToolRun. */
+export function allOf(runs: ToolRun[]): ToolRun {
+  return {
+    tool: runs[0]?.tool ?? 'autotunnel',
+    supervisorPids: () => runs.flatMap((r) => r.supervisorPids()),
+    sshPids: () => runs.flatMap((r) => r.sshPids()),
+    restarts: () => runs.reduce((a, r) => a + r.restarts(), 0),
+    output: () => runs.map((r) => r.output()).join(''),
+    events: () => runs.flatMap((r) => r.events()).sort((a, b) => a.at - b.at),
+    stop: async () => {
+      await Promise.all(runs.map((r) => r.stop()));
     },
   };
 }
