@@ -22,6 +22,7 @@ import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, parseBoolean, unbracket, userProblem } from './validate.js';
+import { MAX_BACKOFF_SEC, durationProblem, jumpListProblems, nulProblem, sameListener } from './field-checks.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -107,6 +108,8 @@ class Reader {
       return '';
     });
     if (missing) return this.fail(node, path, text, `the environment variable ${missing} is not set; set it, or give a default as \${${missing}:-value}`);
+    const nul = nulProblem(out);
+    if (nul) return this.fail(node, path, out, nul);
     return out;
   }
 
@@ -119,12 +122,14 @@ class Reader {
   }
 
   /** Seconds: 10, 0.5, "10s", "500ms", "2m". */
-  seconds(node: Node | null | undefined, path: string, min: number): number | undefined {
+  seconds(node: Node | null | undefined, path: string, min: number, max = MAX_BACKOFF_SEC): number | undefined {
     const text = this.string(node, path);
     if (text === undefined) return undefined;
     const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
     const value = m ? Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1) : NaN;
     if (!(value >= min)) return this.fail(node, path, text, `expected a duration of at least ${min} s, e.g. 10, 0.5, "500ms" or "2m"`);
+    const tooLong = durationProblem(value, max);
+    if (tooLong) return this.fail(node, path, text, tooLong);
     return value;
   }
 
@@ -284,7 +289,9 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
     const p = r.string(entry.node, entry.path);
     if (p === undefined) return undefined;
     try {
-      return r.facts.readText(p).trim();
+      const text = r.facts.readText(p).trim();
+      const nul = nulProblem(text);
+      return nul ? r.fail(entry.node, entry.path, p, `the file ${nul}`) : text;
     } catch (e) {
       return r.fail(entry.node, entry.path, p, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the file there or fix the path`);
     }
@@ -328,9 +335,7 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   }
 
   const jump = f.jump ? r.strings(f.jump.node, f.jump.path, false) : undefined;
-  for (const j of jump ?? []) {
-    if (!/^(?:[^@\s-][^@\s]*@)?[A-Za-z0-9_.:[\]-]+$/.test(j) || j.startsWith('-')) r.fail(f.jump!.node, f.jump!.path, j, 'expected [user@]host[:port] jump hosts');
-  }
+  for (const j of jump ?? []) for (const problem of jumpListProblems(j, false)) r.fail(f.jump!.node, f.jump!.path, j, problem);
   let extraArgs: string[] = [];
   if (f.options) {
     extraArgs = r.strings(f.options.node, f.options.path, true) ?? [];
@@ -417,8 +422,6 @@ function readBackoff(r: Reader, node: Node | null | undefined, path: string, bas
   return out;
 }
 
-const WILDCARD = new Set([undefined, '', '*', '0.0.0.0', '::', '[::]']);
-
 /** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
 function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
   const names = new Map<string, TunnelSpec>();
@@ -431,11 +434,7 @@ function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
     spec.forwards.forEach((f, i) => {
       if (f.kind === 'remote') return;
       const node = origin?.forwards[i] ?? root;
-      const clash = listeners.find(({ f: g }) =>
-        f.bindSocket || g.bindSocket
-          ? f.bindSocket !== undefined && f.bindSocket === g.bindSocket
-          : f.bindPort === g.bindPort && (WILDCARD.has(f.bindAddress) || WILDCARD.has(g.bindAddress) || f.bindAddress === g.bindAddress),
-      );
+      const clash = listeners.find(({ f: g }) => sameListener(f, g));
       if (clash) {
         const what = f.bindSocket ?? `port ${f.bindPort}`;
         r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);

@@ -9,6 +9,7 @@ import { parseSshForward } from './forward.js';
 import { checkExtraArgs } from './ssh-options.js';
 import type { FileInfo } from './env.js';
 import { hostProblem, parsePort, unbracket, userProblem, PORT_EXPECTED } from './validate.js';
+import { jumpListProblems, sameListener } from './field-checks.js';
 
 /** ssh(1) options that take an argument (OpenSSH 9.x). */
 const WITH_ARGUMENT = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
@@ -72,7 +73,9 @@ export function parseSshCommandLine(
           forwardGiven = true;
           const kind = letter === 'L' ? 'local' : letter === 'R' ? 'remote' : 'dynamic';
           const f = parseSshForward(kind, value);
+          const clash = typeof f === 'string' || f.kind === 'remote' ? undefined : forwards.find((g) => g.kind !== 'remote' && sameListener(f, g));
           if (typeof f === 'string') problems.push({ where: `-${letter}`, value, expected: f });
+          else if (clash) problems.push({ where: `-${letter}`, value, expected: 'listens where an earlier -L/-D already does (the same port on the same address, or the same socket); give each its own port' });
           else forwards.push(f);
           break;
         }
@@ -87,6 +90,7 @@ export function parseSshCommandLine(
           identity = value;
           break;
         case 'J':
+          for (const p of jumpListProblems(value, false)) problems.push({ where: '-J', value, expected: p });
           jump.push(...value.split(','));
           break;
         default:

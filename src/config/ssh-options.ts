@@ -4,6 +4,8 @@
  * supervision, is refused at start instead of failing in a restart loop.
  */
 
+import { jumpListProblems } from './field-checks.js';
+
 /** ssh(1) options that take an argument (OpenSSH 9.x getopt string). */
 const WITH_ARGUMENT = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
 /** ssh(1) options that are plain flags. */
@@ -22,6 +24,8 @@ const REFUSED: Record<string, string> = {
   E: 'it moves ssh\'s messages to a file, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed',
   q: 'it silences the messages autotunnel reads to tell when the tunnel is up and why it failed',
   s: 'it requests a subsystem; a tunnel runs no remote command',
+  y: 'it sends ssh\'s messages to syslog, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed',
+  '1': 'it asks for SSH protocol 1, which OpenSSH no longer speaks: ssh would exit at once, every time',
   p: 'set the port with SSH_REMOTE_PORT instead',
   l: 'set the user with SSH_REMOTE_USER instead',
 };
@@ -87,6 +91,7 @@ export function checkExtraArgs(args: string[]): ExtraArgsCheck {
           value = args[++i]!;
         }
         if (letter === 'R') out.addsRemoteForward = true;
+        if (letter === 'J') out.errors.push(...jumpListProblems(value, false));
         if (letter === 'o') checkKeyword(value, out);
         break;
       }
@@ -109,6 +114,7 @@ function checkKeyword(setting: string, out: ExtraArgsCheck): void {
   const keyword = match[1]!.toLowerCase();
   out.keywords.add(keyword);
   if (keyword === 'remoteforward') out.addsRemoteForward = true;
+  if (keyword === 'proxyjump') out.errors.push(...jumpListProblems(match[2]!.replace(/^"(.*)"$/, '$1'), true));
   if (Object.hasOwn(REFUSED_KEYWORDS, keyword)) {
     out.errors.push(`-o ${match[1]} is not allowed: ${REFUSED_KEYWORDS[keyword]}`);
   } else if (Object.hasOwn(CONTROLLED_KEYWORDS, keyword)) {

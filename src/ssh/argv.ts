@@ -44,7 +44,8 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
   if (files.identityFile) {
     // IdentitiesOnly: agent keys tried first could exhaust the server's MaxAuthTries.
-    args.push('-i', files.identityFile, ...opt('IdentitiesOnly', 'yes'));
+    // ssh expands %-tokens in -i ("%d" is the home directory): a literal % is written %%.
+    args.push('-i', escapePercent(files.identityFile), ...opt('IdentitiesOnly', 'yes'));
   }
 
   if (server.jump?.length) args.push('-J', server.jump.join(','));
@@ -68,12 +69,21 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
  * ("%d" is the home directory, an unknown "%x" is fatal), so quote and escape what it would read.
  */
 export function sshConfigPath(path: string): string {
-  const escaped = path.replace(/%/g, '%%');
+  const escaped = escapePercent(path);
   return /[\s"'\\#]/.test(escaped) ? `"${escaped.replace(/["\\]/g, '\\$&')}"` : escaped;
 }
 
 export function forwardArgs(f: Forward): string[] {
-  return [f.kind === 'local' ? '-L' : f.kind === 'remote' ? '-R' : '-D', forwardSpec(f)];
+  // ssh expands %-tokens in forwards' socket paths too.
+  const g: Forward = { ...f };
+  if (g.bindSocket !== undefined) g.bindSocket = escapePercent(g.bindSocket);
+  if (g.targetSocket !== undefined) g.targetSocket = escapePercent(g.targetSocket);
+  return [f.kind === 'local' ? '-L' : f.kind === 'remote' ? '-R' : '-D', forwardSpec(g)];
+}
+
+/** A path ssh will run through its %-token expansion, with every % meaning itself. */
+export function escapePercent(path: string): string {
+  return path.replace(/%/g, '%%');
 }
 
 /** For logs: the command as a user could paste it, quoting only where needed. */
