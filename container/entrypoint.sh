@@ -31,4 +31,7 @@ if ! getent passwd "$uid" >/dev/null 2>&1; then
   if [ "${HOME:-/}" = / ]; then export HOME=/home/autotunnel; fi
 fi
 
-exec /usr/local/bin/autotunnel "$@"
+# Node directly rather than through the autotunnel script's shebang, to add --disable-sigusr1
+# (Node >= 22.14; the image ships Node 24): SIGUSR1 can then never open Node's inspector, not
+# even in the instant before autotunnel's own signal handlers are in place.
+exec /usr/local/bin/node --disable-sigusr1 --max-semi-space-size=1 --no-opt /opt/autotunnel/bin/autotunnel.js "$@"

@@ -2,11 +2,11 @@
 import type { TunnelSpec } from '../config/spec.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel } from './wiring.js';
+import { preflight } from './preflight.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
 
@@ -28,10 +28,9 @@ export interface SingleRun {
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
   // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
-  const http = parseHttpSettings(run.env);
+  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
-  const tools = findSshTools(settings.ssh);
   const built = buildTunnel(spec, {
     tools,
     stateDir: settings.stateDir ?? defaultStateDir(run.env),

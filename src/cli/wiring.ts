@@ -4,6 +4,7 @@ import { describeForward, describeServer, type TunnelSpec } from '../config/spec
 import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
+import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
@@ -25,7 +26,7 @@ export function findSshTools(sshSetting: string | undefined): SshTools {
   if (!ssh) {
     throw new MissingSshError(
       sshSetting
-        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file; point it at the OpenSSH client`
+        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file (a directory, missing, or not executable); point it at the OpenSSH client, e.g. /usr/bin/ssh`
         : 'the OpenSSH client (ssh) is not installed or not on PATH; install it (apt-get install openssh-client) or set AUTOTUNNEL_SSH',
     );
   }
@@ -89,5 +90,15 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
       remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
     },
   });
-  return { tunnel, cleanup: prepared.cleanup };
+  const unguard =
+    spec.server.hostKey.mode === 'trust-on-first-use'
+      ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
+      : () => {};
+  return {
+    tunnel,
+    cleanup: () => {
+      unguard();
+      prepared.cleanup();
+    },
+  };
 }

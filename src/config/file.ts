@@ -101,7 +101,8 @@ class Reader {
     let missing: string | undefined;
     const out = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name: string | undefined, fallback: string | undefined) => {
       if (m === '$$') return '$';
-      const v = this.facts.env[name!];
+      // Own variables only: ${constructor} must not find Object.prototype's.
+      const v = Object.hasOwn(this.facts.env, name!) ? this.facts.env[name!] : undefined;
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
       missing ??= name;

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import { connectAddress } from '../supervisor/tunnel.js';
+import { parseAllowedHosts, type HostAllow } from './host-allow.js';
 
 export interface HttpAddress {
   /** An IP literal (IPv6 without brackets) or a host name. */
@@ -21,15 +22,17 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 export interface HttpSettings {
   /** undefined: the listener is turned off. */
   address: HttpAddress | undefined;
+  /** Host headers answered (AUTOTUNNEL_HTTP_HOSTS). */
+  allowedHosts?: HostAllow;
 }
 
 export function parseHttpSettings(env: Record<string, string | undefined>): HttpSettings {
   const raw = env[VARIABLE]?.trim();
-  if (!raw) return { address: DEFAULT_HTTP_ADDRESS };
+  if (!raw) return { address: DEFAULT_HTTP_ADDRESS, allowedHosts: parseAllowedHosts(env, DEFAULT_HTTP_ADDRESS.host) };
   if (raw.toLowerCase() === 'off') return { address: undefined };
   const address = parseHostPort(raw);
   if (!address) throw new ConfigError([{ where: VARIABLE, value: raw, expected: EXPECTED }]);
-  return { address };
+  return { address, allowedHosts: parseAllowedHosts(env, address.host) };
 }
 
 /** "host:port", "[v6]:port" or "port"; undefined when it is none of these. */

@@ -10,6 +10,7 @@ import type { Tunnel } from '../supervisor/tunnel.js';
 import { closeServer, createObservabilityServer, listen } from './http-server.js';
 import { baseUrl, formatAddress, type HttpAddress } from './http-settings.js';
 import type { Logger } from './logger.js';
+import type { HostAllow } from './host-allow.js';
 import { StateStore, type TunnelInfo } from './state-store.js';
 
 export interface Observability {
@@ -22,6 +23,8 @@ export interface ObservabilityOptions {
   logger: Logger;
   /** undefined: the listener is turned off. */
   httpAddress: HttpAddress | undefined;
+  /** Host headers answered besides IP literals and localhost (AUTOTUNNEL_HTTP_HOSTS). */
+  allowedHosts?: HostAllow;
   version: string;
   now?: () => number;
 }
@@ -50,7 +53,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
     snapshot: () => store.snapshot(),
     build: { version: opts.version, node: process.version },
     processFacts: () => ({ startTimeSeconds: Math.round(performance.timeOrigin) / 1000, residentMemoryBytes: process.memoryUsage.rss() }),
-  });
+  }, opts.allowedHosts);
   let port: number;
   try {
     port = (await listen(server, httpAddress)).port;

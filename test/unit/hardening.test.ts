@@ -223,3 +223,10 @@ describe('item 23: tunnel names that are Object.prototype members', () => {
     for (const n of names) assert.match(metrics, new RegExp(`autotunnel_tunnel_up\\{tunnel="${n}"\\} 0`));
   });
 });
+
+describe('item 23: ${VAR} in a tunnels file only finds real variables', () => {
+  test('${constructor} is an unset variable, not Object.prototype.constructor', () => {
+    const p = fileProblems(tunnel('{ host: "${constructor}" }'));
+    assert.ok(p.some((x) => /the environment variable constructor is not set/.test(x)), p.join('\n'));
+  });
+});
