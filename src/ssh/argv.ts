@@ -44,8 +44,12 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
   if (files.identityFile) {
     // IdentitiesOnly: agent keys tried first could exhaust the server's MaxAuthTries.
-    // ssh expands %-tokens in -i ("%d" is the home directory): a literal % is written %%.
-    args.push('-i', escapePercent(files.identityFile), ...opt('IdentitiesOnly', 'yes'));
+    // ssh expands %-tokens in identity files ("%d" is the home directory). -i cannot carry a
+    // literal %: ssh checks the unexpanded -i path exists before it expands it, so "%%" fails
+    // that check and "%" is expanded. IdentityFile= takes the escaped form.
+    if (files.identityFile.includes('%')) args.push(...opt('IdentityFile', sshConfigPath(files.identityFile)));
+    else args.push('-i', files.identityFile);
+    args.push(...opt('IdentitiesOnly', 'yes'));
   }
 
   if (server.jump?.length) args.push('-J', server.jump.join(','));
