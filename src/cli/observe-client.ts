@@ -2,7 +2,8 @@
 import { get as httpGet, type ClientRequest } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { UsageError } from '../config/errors.js';
-import { baseUrl, parseHttpSettings } from '../observe/http-settings.js';
+import { parseHttpSettings } from '../config/settings.js';
+import { baseUrl } from '../net/address.js';
 
 /** Probes run often and must answer fast; a healthy autotunnel answers in milliseconds. */
 export const CLIENT_TIMEOUT_MS = 2_000;

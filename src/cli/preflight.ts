@@ -6,9 +6,9 @@
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
-import type { Settings } from '../config/settings.js';
+import { httpSettings, type HttpSettings, type Settings } from '../config/settings.js';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
-import { parseHttpSettings, type HttpSettings } from '../observe/http-settings.js';
+import { parseAllowedHosts } from '../config/http-hosts.js';
 import { keyNeedsCopy, makeRuntimeDir, sweepOrphanedRuntimeDirs } from '../adapters/ssh-files.js';
 import { findSshTools, type SshTools } from './wiring.js';
 
@@ -25,9 +25,10 @@ export interface Preflight {
 export function preflight(settings: Settings, env: Record<string, string | undefined>, specs: TunnelSpec[], opts: { sweep: boolean }): Preflight {
   if (opts.sweep) sweepOrphanedRuntimeDirs();
   const problems: ConfigProblem[] = [];
-  let http: HttpSettings | undefined;
+  // AUTOTUNNEL_HTTP itself was checked with the other settings.
+  let http: HttpSettings = httpSettings(settings);
   try {
-    http = parseHttpSettings(env);
+    if (http.address) http = { ...http, allowedHosts: parseAllowedHosts(env, http.address.host) };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);
@@ -42,7 +43,7 @@ export function preflight(settings: Settings, env: Record<string, string | undef
     // Made and removed at once: the real one is made per tunnel; this only proves it can be.
     rmSync(makeRuntimeDir(), { recursive: true, force: true });
   }
-  return { http: http!, tools };
+  return { http, tools };
 }
 
 /** Why an explicitly set state directory cannot hold keys trusted on first use, or undefined. */

@@ -16,7 +16,8 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel } from './wiring.js';
 import { preflight } from './preflight.js';
 import { supervise } from './supervise.js';
-import { fileInfo, stderrLogger } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
+import { stderrLogger } from '../adapters/stderr-logger.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;

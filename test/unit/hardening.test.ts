@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfigFile, type FileFacts } from '../../src/config/file.js';
-import { parseEnv, type EnvFacts, type FileInfo } from '../../src/config/env.js';
+import { ENV_SETTING_NAMES, parseEnv, type EnvFacts } from '../../src/config/env.js';
+import type { FileInfo } from '../../src/config/files.js';
 import { parseSshCommandLine } from '../../src/config/ssh-command-line.js';
 import { checkExtraArgs } from '../../src/config/ssh-options.js';
 import { ConfigError, UsageError, formatProblem } from '../../src/config/errors.js';
@@ -162,7 +163,7 @@ describe('item 14: every duration is bounded at parse time, naming the field and
 describe('item 17: options that break supervision are refused', () => {
   for (const flag of ['-y', '-1', '-vy', '-1N']) {
     test(flag, () => {
-      const check = checkExtraArgs([flag]);
+      const check = checkExtraArgs([flag], ENV_SETTING_NAMES);
       assert.equal(check.errors.length, 1, check.errors.join('\n'));
       assert.match(check.errors[0]!, /not allowed/);
     });

@@ -6,7 +6,7 @@
  * address it connected to, and Kubernetes probes and Prometheus scrape pods by IP.
  */
 import { isIP } from 'node:net';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from './errors.js';
 
 export const HOSTS_VARIABLE = 'AUTOTUNNEL_HTTP_HOSTS';
 
