@@ -23,6 +23,13 @@ const closeStrayInspector = () => {
   if (inspector.url() && !process.execArgv.some((a) => a.startsWith('--inspect'))) inspector.close();
 };
 closeStrayInspector();
+// The inspector starts on a thread of its own, so it may come up a moment after a check: look
+// again for the first two seconds (not needed with --disable-sigusr1).
+if (!process.execArgv.includes('--disable-sigusr1')) {
+  const again = setInterval(closeStrayInspector, 20);
+  again.unref();
+  setTimeout(() => clearInterval(again), 2_000).unref();
+}
 
 const { cli } = await import('../dist/cli/main.js');
 closeStrayInspector();
