@@ -54,13 +54,17 @@ export function runtimeBases(): string[] {
   return [...new Set(['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()].filter((b): b is string => Boolean(b)))];
 }
 
-/** Removes what SIGKILLed runs left in every place a copy may be; run at every start. */
+/**
+ * Removes what SIGKILLed runs left in every place a copy may be; run at every start, before this
+ * run has made anything. A dir carrying our own pid is then an orphan too: a restarted container
+ * gives autotunnel the same pid every time, and its /tmp may outlive the process.
+ */
 export function sweepOrphanedRuntimeDirs(): void {
-  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base);
+  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
 }
 
 /** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
-export function removeOrphanedRuntimeDirs(base: string): void {
+export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
   let entries: string[];
   try {
     entries = readdirSync(base);
@@ -69,7 +73,8 @@ export function removeOrphanedRuntimeDirs(base: string): void {
   }
   for (const name of entries) {
     const m = /^autotunnel-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid || processExists(Number(m[1]))) continue;
+    const pid = Number(m?.[1]);
+    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
     try {
       const path = join(base, name);
       if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });

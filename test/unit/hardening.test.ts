@@ -17,6 +17,10 @@ import { StateStore } from '../../src/observe/state-store.js';
 import { renderMetrics } from '../../src/observe/metrics.js';
 import { tunnelsJson } from '../../src/observe/api.js';
 import { FakeFiles } from './fakes.js';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeOrphanedRuntimeDirs } from '../../src/adapters/ssh-files.js';
 
 const files = new FakeFiles({
   '/keys/id': { text: 'KEY' },
@@ -230,5 +234,20 @@ describe('item 23: ${VAR} in a tunnels file only finds real variables', () => {
   test('${constructor} is an unset variable, not Object.prototype.constructor', () => {
     const p = fileProblems(tunnel('{ host: "${constructor}" }'));
     assert.ok(p.some((x) => /the environment variable constructor is not set/.test(x)), p.join('\n'));
+  });
+});
+
+describe('item 7: the start-up sweep', () => {
+  test('also removes a dir with our own pid: a restarted container reuses the pid', () => {
+    const base = mkdtempSync(join(tmpdir(), 'autotunnel-sweep-'));
+    try {
+      mkdirSync(join(base, `autotunnel-${process.pid}-old`));
+      removeOrphanedRuntimeDirs(base);
+      assert.ok(existsSync(join(base, `autotunnel-${process.pid}-old`)), 'kept while running (it may be ours)');
+      removeOrphanedRuntimeDirs(base, { ownPidToo: true });
+      assert.equal(existsSync(join(base, `autotunnel-${process.pid}-old`)), false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
