@@ -5,8 +5,9 @@ import type { Logger } from '../observe/logger.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
-import { buildTunnel } from './wiring.js';
+import { buildTunnel, reportStaleListenerCure } from './wiring.js';
 import { preflight } from './preflight.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
 
@@ -17,7 +18,8 @@ export interface SingleRun {
   settings: Settings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   hooks?: LifecycleHooks;
   /** Undone at exit, after the tunnel has stopped. */
   cleanup?: () => void;
@@ -31,12 +33,15 @@ export async function runSingle(run: SingleRun): Promise<number> {
   const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure([spec], cure, logger);
   const built = buildTunnel(spec, {
+    cure,
     tools,
     stateDir: settings.stateDir ?? defaultStateDir(run.env),
     stateDirExplicit: settings.stateDir !== undefined,
     logger,
-    ...(run.liveness ? { liveness: run.liveness } : {}),
+    ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
   });
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);
