@@ -7,12 +7,15 @@
 import { rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseSshCommandLine } from '../config/ssh-command-line.js';
+import type { Forward } from '../config/spec.js';
 import { parseSettings } from '../config/settings.js';
 import { ConfigError, UsageError, type ConfigProblem } from '../config/errors.js';
 import { parsePort, parseWholeNumber } from '../config/validate.js';
-import { createLogger, type LogLevel } from '../observe/logger.js';
+import { MAX_BACKOFF_SEC, MAX_TIMER_SEC, durationProblem } from '../config/field-checks.js';
+import type { LogLevel } from '../config/settings.js';
+import { createLogger } from '../observe/logger.js';
 import { echoModeMonitor, loopModeMonitor, type EchoMonitor } from '../adapters/echo-monitor.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
 import { runSingle } from './run-single.js';
 
 export const AUTOSSH_HELP = `Usage: autotunnel autossh [-M port[:echo_port]] [-f] [ssh options] [user@]host
@@ -44,7 +47,8 @@ function syslogLevel(n: number): LogLevel {
 
 export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const problems: ConfigProblem[] = [];
-  const num = (name: string, fallback: number, min = 0): number => {
+  // `max`: seconds become Node timers, which fire after 1 ms when longer than about 24.8 days.
+  const num = (name: string, fallback: number, min = 0, max = MAX_TIMER_SEC): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const n = raw === '-1' ? -1 : parseWholeNumber(raw);
@@ -52,7 +56,9 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
       problems.push({ where: name, value: raw, expected: min < 0 ? 'expected a whole number, or -1 for no limit' : `expected whole seconds (at least ${min})` });
       return fallback;
     }
-    return n;
+    const tooLong = durationProblem(n, max);
+    if (tooLong) problems.push({ where: name, value: raw, expected: tooLong });
+    return tooLong ? fallback : n;
   };
 
   let monitorSpec = env.AUTOSSH_PORT?.trim() || undefined;
@@ -72,11 +78,11 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
 
   const poll = num('AUTOSSH_POLL', DEFAULT_POLL_SEC, 1);
   const firstPoll = num('AUTOSSH_FIRST_POLL', poll, 1);
-  const gateTime = env.AUTOSSH_GATETIME?.trim() ? num('AUTOSSH_GATETIME', 30) : undefined;
-  const maxStart = num('AUTOSSH_MAXSTART', -1, -1);
+  const gateTime = env.AUTOSSH_GATETIME?.trim() ? num('AUTOSSH_GATETIME', 30, 0, MAX_BACKOFF_SEC) : undefined;
+  const maxStart = num('AUTOSSH_MAXSTART', -1, -1, Number.MAX_SAFE_INTEGER);
   const maxLifetime = num('AUTOSSH_MAXLIFETIME', 0);
   const debug = Boolean(env.AUTOSSH_DEBUG?.trim());
-  const logLevel = debug ? 'debug' : env.AUTOSSH_LOGLEVEL?.trim() ? syslogLevel(num('AUTOSSH_LOGLEVEL', 6)) : undefined;
+  const logLevel = debug ? 'debug' : env.AUTOSSH_LOGLEVEL?.trim() ? syslogLevel(num('AUTOSSH_LOGLEVEL', 6, 0, Number.MAX_SAFE_INTEGER)) : undefined;
 
   let monitor: { port: number; echo?: number } | undefined;
   if (monitorSpec !== undefined && monitorSpec !== '0') {
@@ -97,21 +103,24 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
     write: logFile ? (l) => appendFileSync(logFile, l) : (l) => process.stderr.write(l),
   });
 
-  const { spec, warnings } = parseSshCommandLine(sshWords, { fileInfo, defaultUser: userInfo().username }, 'autossh');
-  if (gateTime !== undefined) spec.backoff.stableAfterMs = gateTime * 1000;
+  // The monitor's forwards are autossh's own, so the monitor's path is the tunnel's; they are
+  // part of the tunnel from the start, validated with the user's.
+  const monitorForwards: Forward[] = !monitor
+    ? []
+    : monitor.echo !== undefined
+      ? [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.echo }]
+      : [
+          { kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port },
+          { kind: 'remote', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port + 1 },
+        ];
+  const { spec, warnings } = parseSshCommandLine(sshWords, { fileInfo, defaultUser: userInfo().username }, 'autossh', {
+    forwards: monitorForwards,
+    ...(gateTime !== undefined ? { stableAfterMs: gateTime * 1000 } : {}),
+    ...(monitor ? { monitor: { firstAfterMs: firstPoll * 1000, everyMs: poll * 1000, what: 'monitor message (-M)' } } : {}),
+  });
   let probe: EchoMonitor | undefined;
   if (monitor) {
-    // The same forwards autossh adds, so the monitor's path is the tunnel's.
-    if (monitor.echo !== undefined) {
-      spec.forwards.push({ kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.echo });
-      probe = echoModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
-    } else {
-      spec.forwards.push(
-        { kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port },
-        { kind: 'remote', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port + 1 },
-      );
-      probe = await loopModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
-    }
+    probe = monitor.echo !== undefined ? echoModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '') : await loopModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
   }
 
   const pidFile = env.AUTOSSH_PIDFILE?.trim() || undefined;
@@ -125,9 +134,7 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
     settings,
     env,
     logger,
-    ...(probe
-      ? { liveness: { firstAfterMs: firstPoll * 1000, everyMs: poll * 1000, what: 'monitor message (-M)', check: () => probe!.check(Math.min(poll * 1000, MONITOR_TIMEOUT_MAX_MS)) } }
-      : {}),
+    ...(probe ? { probeMonitor: () => probe!.check(Math.min(poll * 1000, MONITOR_TIMEOUT_MAX_MS)) } : {}),
     onSupervisor: (supervisor) => {
       if (maxStart < 0) return;
       supervisor.events.on((e) => {

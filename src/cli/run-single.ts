@@ -2,11 +2,12 @@
 import type { TunnelSpec } from '../config/spec.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel, reportStaleListenerCure } from './wiring.js';
+import { preflight } from './preflight.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
 
@@ -17,7 +18,8 @@ export interface SingleRun {
   settings: Settings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   hooks?: LifecycleHooks;
   /** Undone at exit, after the tunnel has stopped. */
   cleanup?: () => void;
@@ -27,17 +29,19 @@ export interface SingleRun {
 
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
-  // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
-  const http = parseHttpSettings(run.env);
+  // Before anything is created (key copies): a bad setting stops us with nothing to undo.
+  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
-  const tools = findSshTools(settings.ssh);
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure([spec], cure, logger);
   const built = buildTunnel(spec, {
+    cure,
     tools,
     stateDir: settings.stateDir ?? defaultStateDir(run.env),
     stateDirExplicit: settings.stateDir !== undefined,
     logger,
-    ...(run.liveness ? { liveness: run.liveness } : {}),
+    ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
   });
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);

@@ -2,7 +2,7 @@
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Logger } from '../observe/logger.js';
 import { logTunnelEvent } from '../observe/event-log.js';
-import type { HttpSettings } from '../observe/http-settings.js';
+import type { HttpSettings } from '../config/settings.js';
 import { startObservability } from '../observe/observability.js';
 import { runUntilSignal, type LifecycleHooks } from './lifecycle.js';
 import { packageVersion } from './version.js';
@@ -19,7 +19,7 @@ export interface SuperviseOptions {
 export async function supervise(supervisor: Supervisor, opts: SuperviseOptions): Promise<number> {
   const { logger } = opts;
   supervisor.events.on((e) => logTunnelEvent(logger, e));
-  const observability = await startObservability(supervisor, { logger, httpAddress: opts.http.address, version: packageVersion() });
+  const observability = await startObservability(supervisor, { logger, httpAddress: opts.http.address, ...(opts.http.allowedHosts ? { allowedHosts: opts.http.allowedHosts } : {}), version: packageVersion() });
   return runUntilSignal(
     supervisor,
     logger,

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_BACKOFF, type Forward, type HostKeyPolicy, type KeepaliveSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { buildSshArgs, formatCommand, forwardArgs, sshConfigPath, type SshFiles } from '../../src/ssh/argv.js';
 
 const DEFAULT_KEEPALIVE: KeepaliveSpec = { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } };
@@ -32,7 +33,8 @@ function makeSpec(over: {
     forwards: over.forwards ?? [LOCAL],
     keepalive: over.keepalive ?? DEFAULT_KEEPALIVE,
     connectTimeoutSec: over.connectTimeoutSec ?? 10,
-    extraArgs: over.extraArgs ?? [],
+    ssh: { extraArgs: over.extraArgs ?? [], addsRemoteForwards: false, proxied: false },
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
   };
 }
@@ -415,5 +417,19 @@ describe('formatCommand', () => {
 
   test('the command itself is quoted when needed', () => {
     assert.equal(formatCommand('/opt/my ssh/ssh', ['-v']), "'/opt/my ssh/ssh' -v");
+  });
+});
+
+describe('buildSshArgs: the ready marker', () => {
+  test('is a local socket forward placed before every forward of the user, extra arguments included', () => {
+    const marker = '/dev/shm/autotunnel-1-x/ready-00.sock';
+    const args = buildSshArgs(makeSpec({ extraArgs: ['-L', '9000:db:5432'] }), { ...FILES, readyMarker: marker });
+    const at = indexOfWord(args, `${marker}:127.0.0.1:9`);
+    assert.equal(args[at - 1], '-L');
+    assert.ok(at < indexOfWord(args, '9000:db:5432'), 'before the extra -L');
+    assert.ok(at < indexOfWord(args, '127.0.0.1:8080:db:5432'), 'before the spec forwards');
+  });
+  test('absent without a marker path', () => {
+    assert.ok(!buildSshArgs(makeSpec(), FILES).some((a) => a.includes('127.0.0.1:9')));
   });
 });
