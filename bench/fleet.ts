@@ -12,6 +12,7 @@
  * removed) to the end of each tunnel's first round trip started after it. What sshd logged
  * (penalty activations, penalty drops, MaxStartups drops) is added to every row by runJob.
  */
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sshdUnavailable, type SshdVersion } from '../test/harness/openssh-versions.js';
 import { now, waitAllUp } from './probe.js';
@@ -135,6 +136,11 @@ export async function fleet(job: FleetJob, ctx: JobContext): Promise<Sample[]> {
     metrics.medianBack = finite(times[Math.floor(times.length / 2)]!);
     metrics.notBack = times.filter((t) => !Number.isFinite(t)).length;
     if (job.tool === 'autossh') metrics.restarts = tool.restarts() - restartsBefore;
+    // For explaining a miss: what holds the local port of a tunnel that did not come back.
+    for (const port of ports.filter((p) => back.get(p) === undefined).slice(0, 3)) {
+      const ss = spawnSync('ss', ['-Htanp', 'sport', '=', `:${port}`], { encoding: 'utf8', timeout: 5_000 });
+      ctx.log(`${row} ${job.tool}: port ${port} not back; ss says: ${(ss.stdout || ss.stderr || '').trim().replace(/\s+/g, ' ') || 'nothing holds it'}`);
+    }
     const detail = describeEvents(tool, restoredAt);
     ctx.log(`${row} ${job.tool}: ${Object.entries(metrics).map(([k, v]) => `${k}=${v === null ? '—' : Math.round(v)}`).join(' ')}`);
     return [{ row, tool: job.tool, metrics, ...(detail ? { detail } : {}) }];

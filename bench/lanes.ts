@@ -41,7 +41,10 @@ export async function laneMain(): Promise<void> {
   // Without a PID namespace, a signal must still run the 'exit' hooks that kill what we started.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => process.exit(143));
   const send = (m: FromLane) => process.stdout.write(JSON.stringify(m) + '\n');
-  if (faultKind() === 'netns') await setupNamespace();
+  if (faultKind() === 'netns') {
+    await setupNamespace();
+    privateScratch();
+  }
   const grants: Array<() => void> = [];
   const quiet = async <T>(capMs: number, fn: () => Promise<T>): Promise<T> => {
     await new Promise<void>((resolve) => {
@@ -97,6 +100,19 @@ export async function laneMain(): Promise<void> {
 }
 
 // ── the parent's side ───────────────────────────────────────────────────────
+
+/**
+ * A namespaced lane is a host of its own: its own /tmp and /dev/shm (the lane's mount namespace
+ * is private). Shared ones would let a process of one lane take another lane's files for a dead
+ * process's: pids are per PID namespace, so pid 57 in lane 1 is not pid 57 in lane 2. autotunnel's
+ * start-up sweep of its private dirs does exactly that (issue 12 bench, first runs on f03155a).
+ */
+function privateScratch(): void {
+  for (const dir of ['/tmp', '/dev/shm']) {
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', dir], { encoding: 'utf8' });
+    if (r.status !== 0) process.stderr.write(`lane: could not mount a private ${dir}: ${r.stderr}`);
+  }
+}
 
 /** Root, and unshare works here: lanes get their own namespaces. */
 export function namespacesAvailable(): boolean {
