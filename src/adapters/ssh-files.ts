@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
 import { ConfigError } from '../config/errors.js';
+import { jumpSshConfig, needsJumpConfig, safeForProxyCommand } from '../ssh/jump.js';
 
 export interface PreparedFiles {
   files: SshFiles;
@@ -90,7 +91,11 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
     : policy.mode === 'pinned' ? `<private file with SSH_HOST_KEY>`
     : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
     : join(stateDir, 'known_hosts');
-  return { knownHostsFile, ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+  return {
+    knownHostsFile,
+    ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
+    ...(needsJumpConfig(spec) ? { configFile: '<private ssh_config for the jump hosts>' } : {}),
+  };
 }
 
 export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExplicit: boolean): PreparedFiles {
@@ -134,7 +139,9 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
       const dir = usableStateDir(stateDir, stateDirExplicit, warnings, runtime);
       knownHostsFile = join(dir, 'known_hosts');
     }
-    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}) }, notices, warnings, cleanup };
+    const files: SshFiles = { knownHostsFile, ...(identityFile ? { identityFile } : {}) };
+    if (needsJumpConfig(spec)) files.configFile = writeJumpConfig(spec, files, runtime());
+    return { files, notices, warnings, cleanup };
   } catch (e) {
     cleanup();
     throw e;
@@ -157,4 +164,14 @@ function usableStateDir(dir: string, explicit: boolean, warnings: string[], runt
     );
     return fallback;
   }
+}
+
+/** Writes the private ssh_config the jump connections read (see ssh/jump.ts); returns its path. */
+function writeJumpConfig(spec: TunnelSpec, files: SshFiles, dir: string): string {
+  const path = join(dir, `${spec.name}.ssh_config`);
+  if (!safeForProxyCommand(path)) {
+    throw new ConfigError([{ where: 'TMPDIR', value: dir, expected: 'a directory path of letters, digits and "._+-/" only: ssh passes it to the jump host\'s command through a shell (or make /dev/shm writable)' }]);
+  }
+  writeFileSync(path, jumpSshConfig(spec, files), { mode: 0o600 });
+  return path;
 }

@@ -5,6 +5,7 @@ import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
+import { jumpHostsOf } from '../ssh/jump.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
@@ -59,6 +60,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   const args = buildSshArgs(spec, prepared.files);
   const extra = checkExtraArgs(spec.extraArgs);
   const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
+  const jumps = jumpHostsOf(spec);
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -78,6 +80,8 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     ...(opts.liveness ? { liveness: opts.liveness } : {}),
     args,
     indirect,
+    jumps,
+    ...(jumps[0] ? { probeTarget: { host: jumps[0].host, port: jumps[0].port } } : {}),
     extraRemoteForwards: extra.addsRemoteForward,
     hintContext: {
       host: spec.server.host,

@@ -11,6 +11,8 @@ export interface SshFiles {
   identityFile?: string;
   /** The known_hosts file ssh reads (and, in trust-on-first-use mode, writes). */
   knownHostsFile: string;
+  /** A private ssh_config given with -F, so that jump connections use the tunnel's key and host keys (see jump.ts). */
+  configFile?: string;
 }
 
 export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
@@ -21,6 +23,7 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     // -v: readiness ("Local forwarding listening", "forwarding_success") is only reported at debug1.
     '-v',
     '-N',
+    ...(files.configFile ? ['-F', files.configFile] : []),
     ...opt('BatchMode', 'yes'),
     ...opt('ExitOnForwardFailure', 'yes'),
     // A user's ControlMaster in ~/.ssh/config would hide the real connection from us.

@@ -44,6 +44,8 @@ export interface Cause {
   hint?: string;
   /** The ssh line it was read from, verbatim. */
   line?: string;
+  /** Set when a jump host failed, not the server itself (see ssh/jump.ts). */
+  jump?: { host: string; port: number; user?: string };
 }
 
 export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
@@ -89,8 +91,27 @@ export interface HintContext {
 
 /** Adds the hint that fits this tunnel's configuration to a classified cause. */
 export function withHint(cause: Cause, ctx: HintContext): Cause {
-  const hint = hintFor(cause.code, ctx);
+  const hint = cause.jump ? jumpHint(cause.code, cause.jump, ctx) : hintFor(cause.code, ctx);
   return hint === undefined ? cause : { ...cause, hint };
+}
+
+/** The fix when a jump host failed: the same advice, about the jump host. */
+function jumpHint(code: CauseCode, jump: NonNullable<Cause['jump']>, ctx: HintContext): string | undefined {
+  const where = `the jump host ${jump.host.includes(':') ? `[${jump.host}]` : jump.host} port ${jump.port}`;
+  switch (code) {
+    case 'connection_refused':
+    case 'no_route':
+    case 'connect_timeout':
+      return `check that sshd runs on ${where} and that this machine can reach it, and the jump host setting (-J, ProxyJump or server.jump)`;
+    case 'dns_failure':
+      return `check the spelling of the jump host ${jump.host} (-J, ProxyJump or server.jump) and this machine's DNS`;
+    case 'permission_denied':
+      return `${where} refused the tunnel's key: put the public half of ${ctx.identityFile ?? 'your key'} in ~${jump.user ?? ctx.user}/.ssh/authorized_keys there (the jump connection uses the same key as the server)`;
+    default: {
+      const hint = hintFor(code, { ...ctx, host: jump.host, port: jump.port, user: jump.user ?? ctx.user });
+      return hint === undefined ? undefined : `${where}: ${hint}`;
+    }
+  }
 }
 
 function hintFor(code: CauseCode, ctx: HintContext): string | undefined {

@@ -4,6 +4,7 @@
  * test/fixtures/ssh-stderr are real captures.
  */
 import { makeCause, type Cause, type CauseCode } from './causes.js';
+import { asJumpFailure, JumpProgress, type JumpHost } from './jump.js';
 
 export type SshProgress =
   | { type: 'tcp_connecting' }
@@ -112,15 +113,40 @@ export function parseSshLine(raw: string): SshLine {
   return out;
 }
 
-/** Keeps the most telling cause seen during one ssh run. */
+/** How many of ssh's unexplained lines are kept: the reason is usually the last one or two. */
+export const LAST_WORDS_KEPT = 3;
+
+/**
+ * Keeps the most telling cause seen during one ssh run; with jump hosts, says which hop failed.
+ * Lines that match no rule (and are not -v chatter or progress) are kept too, the last few, so
+ * that an exit nothing explains still shows what ssh (or setpriv) said.
+ */
 export class CauseTracker {
   private best: { cause: Cause; priority: number } | undefined;
+  private readonly hops: JumpProgress | undefined;
+  private lastWords: string[] = [];
+
+  constructor(jumps: JumpHost[] = []) {
+    this.hops = jumps.length ? new JumpProgress(jumps) : undefined;
+  }
+
   observe(line: SshLine): void {
+    this.hops?.observe(line.text);
     if (line.cause && (this.best === undefined || (line.priority ?? 0) > this.best.priority)) {
       this.best = { cause: line.cause, priority: line.priority ?? 0 };
+    } else if (!line.cause && !line.debug && !line.progress && line.text.trim() !== '') {
+      this.lastWords = [...this.lastWords, line.text.trim()].slice(-LAST_WORDS_KEPT);
     }
   }
+
   get cause(): Cause | undefined {
-    return this.best?.cause;
+    const cause = this.best?.cause;
+    const hop = this.hops?.failedHop;
+    return cause && hop ? asJumpFailure(cause, hop) : cause;
+  }
+
+  /** What ssh said that no rule explains, oldest first; empty when it said nothing of the kind. */
+  get unexplained(): string[] {
+    return [...this.lastWords];
   }
 }

@@ -10,6 +10,7 @@ import { retryDelayMs } from './backoff.js';
 import { Emitter, type Notice, type TunnelEvent, type TunnelState } from './events.js';
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from './ports.js';
 import type { HandshakeGate, Release } from './handshake-gate.js';
+import type { JumpHost } from '../ssh/jump.js';
 
 /** Once the server answers, one reachability probe a second; each is given this long to connect. */
 export const PROBE_INTERVAL_MS = 1_000;
@@ -44,6 +45,10 @@ export interface TunnelDeps {
   hintContext: HintContext;
   /** True when ssh does not connect straight to the server (ProxyJump/ProxyCommand). */
   indirect?: boolean;
+  /** The jump hosts, in order: a failure on the way is named as the jump host's. */
+  jumps?: JumpHost[];
+  /** Where ssh's own TCP connection goes when not to the server (the first jump host): probed instead. */
+  probeTarget?: { host: string; port: number };
   /** True when extra ssh arguments add -R forwards, so readiness waits for every reply. */
   extraRemoteForwards?: boolean;
   /** Limits concurrent handshakes per server; absent → no limit. */
@@ -237,7 +242,7 @@ export class Tunnel {
     const attempt: Attempt = {
       process,
       startedAt: this.deps.clock.now(),
-      causes: new CauseTracker(),
+      causes: new CauseTracker(this.deps.jumps),
       tcpConnected: false,
       localListening: new Set(),
       sessionStarted: false,
@@ -426,7 +431,7 @@ export class Tunnel {
    * sshd ever runs for either); once it answers, one probe a second.
    */
   private probeServer(active: () => boolean, timer: (ms: number, fn: () => void) => void, onResult: (ok: boolean, tookMs: number) => boolean): void {
-    const { host, port } = this.spec.server;
+    const { host, port } = this.deps.probeTarget ?? this.spec.server;
     let inFlight = 0;
     let answered = false;
     let done = false;
@@ -472,7 +477,7 @@ export class Tunnel {
 
     const now = this.deps.clock.now();
     const wasUp = attempt?.wasUp ?? false;
-    const cause = withHint(attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit), this.deps.hintContext);
+    const cause = withHint(attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit, attempt?.causes.unexplained ?? []), this.deps.hintContext);
     this.lastCause = cause;
     this.failures++;
     const upForMs = wasUp && this.upSince !== undefined ? now - this.upSince : undefined;
@@ -502,7 +507,7 @@ export class Tunnel {
 
   /** Retries at once when the server's port answers a plain connect after having not. */
   private watchForReturn(generation: number, cause: Cause): void {
-    const { host, port } = this.spec.server;
+    const { host, port } = this.deps.probeTarget ?? this.spec.server;
     // ssh's own TCP connect just got no answer (refused, unreachable, timed out): that counts.
     let sawUnreachable = tcpLevelFailure(cause);
     this.probeServer(
@@ -589,7 +594,13 @@ export function connectAddress(bind: string | undefined): string {
   return bind.replace(/^\[(.*)\]$/, '$1');
 }
 
-function exitCause(exit: SshExit): Cause {
+/** Why ssh ended when no rule explained it: the exit, and what ssh said last (if anything). */
+function exitCause(exit: SshExit, said: string[]): Cause {
+  if (said.length && !exit.error) {
+    const words = said.join(' / ');
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    return makeCause(exit.signal ? 'killed' : 'exited', `ssh ${how}; it said: ${words}`, { line: words });
+  }
   if (exit.error) return makeCause('spawn_failed', `ssh could not be started: ${exit.error}`, { hint: 'install the OpenSSH client (apt-get install openssh-client) or set AUTOTUNNEL_SSH to its path' });
   if (exit.signal) return makeCause('killed', `ssh was killed by ${exit.signal}`);
   if (exit.code === 0) return makeCause('exited', 'ssh exited normally (code 0): something outside autotunnel stopped it');
