@@ -6,6 +6,7 @@ import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { jumpHostsOf } from '../ssh/jump.js';
+import { removeStaleSocket } from '../adapters/stale-socket.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
@@ -70,6 +71,13 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   });
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
+  const sockets = spec.forwards.filter((f) => f.kind === 'local' && f.bindSocket).map((f) => f.bindSocket!);
+  const beforeSpawn = async () => {
+    for (const path of sockets) {
+      const state = await removeStaleSocket(path);
+      if (state === 'removed') opts.logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
+    }
+  };
   const tunnel = new Tunnel(spec, {
     clock: realClock,
     spawnSsh: makeSpawnSsh(opts.tools),
@@ -81,6 +89,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     args,
     indirect,
     jumps,
+    ...(sockets.length ? { beforeSpawn } : {}),
     ...(jumps[0] ? { probeTarget: { host: jumps[0].host, port: jumps[0].port } } : {}),
     extraRemoteForwards: extra.addsRemoteForward,
     hintContext: {

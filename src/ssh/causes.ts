@@ -24,6 +24,7 @@ export type CauseCode =
   | 'permission_denied'
   | 'remote_forward_failed'
   | 'local_port_in_use'
+  | 'local_socket_in_use'
   | 'key_file_rejected'
   | 'ssh_option_rejected'
   | 'handshake_timeout'
@@ -61,6 +62,7 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   permission_denied: 'permanent',
   remote_forward_failed: 'transient',
   local_port_in_use: 'transient',
+  local_socket_in_use: 'transient',
   key_file_rejected: 'permanent',
   ssh_option_rejected: 'permanent',
   handshake_timeout: 'transient',
@@ -131,6 +133,8 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
       return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 10 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within 30 s. Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
     case 'local_port_in_use':
       return 'another process already listens on that port: stop it or choose another SSH_TUNNEL_PORT';
+    case 'local_socket_in_use':
+      return 'another process listens on that socket path (a socket file nothing listens on is removed before each attempt): stop that process, or give this forward another path';
     case 'connection_refused':
       return `check that sshd runs on ${ctx.host} port ${ctx.port} (SSH_REMOTE_HOST, SSH_REMOTE_PORT)`;
     case 'dns_failure':

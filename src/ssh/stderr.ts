@@ -46,6 +46,8 @@ const RULES: Rule[] = [
     summary: (m) => `the server refused to log us in (permission denied${m[1] ? `, tried: ${m[1]}` : ''})` },
   { re: /remote port forwarding failed for listen (?:port (\d+)|path (\S+))/, code: 'remote_forward_failed', priority: 30,
     summary: (m) => `the server could not listen on ${m[1] ? `port ${m[1]}` : m[2]} for the -R forward` },
+  { re: /cannot bind to path (.+): (.+)$/, code: 'local_socket_in_use', priority: 26,
+    summary: (m) => `the socket path ${m[1]} for the local forward cannot be used (${m[2]})` },
   { re: /bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)|Could not request local forwarding/, code: 'local_port_in_use', priority: 25,
     summary: (m) => `local port ${m[2] ?? m[3] ?? ''} is already in use`.replace('port  is', 'port is') },
   { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: 31,

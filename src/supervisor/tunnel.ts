@@ -58,6 +58,11 @@ export interface TunnelDeps {
    * `check` resolves false when no answer came back through the tunnel.
    */
   liveness?: { firstAfterMs: number; everyMs: number; what: string; check: () => Promise<boolean> };
+  /**
+   * Runs before each ssh is started (after its handshake slot is granted); ssh starts once it
+   * settles. Used to remove a Unix socket file a previous ssh left behind (adapters/stale-socket.ts).
+   */
+  beforeSpawn?: () => Promise<void>;
   /** Connects to a Unix socket a local forward listens on; absent → such forwards count as up when ssh says so. */
   probeUnix?: (path: string, timeoutMs: number) => Promise<boolean>;
 }
@@ -229,7 +234,11 @@ export class Tunnel {
     }
   }
 
-  private spawnAttempt(release: Release | undefined): void {
+  private spawnAttempt(release: Release | undefined, prepared = false): void {
+    if (this.deps.beforeSpawn && !prepared) {
+      this.prepareThenSpawn(this.deps.beforeSpawn, release);
+      return;
+    }
     let process: SshProcess;
     try {
       process = this.deps.spawnSsh(this.deps.args);
@@ -272,6 +281,19 @@ export class Tunnel {
     if (!this.deps.indirect) {
       this.attemptTimer(attempt, STALL_CHECK_AFTER_MS, () => this.watchForStall(attempt));
     }
+  }
+
+  /** Connecting (with no ssh yet, as when queued for a slot) while beforeSpawn runs; a stop meanwhile wins. */
+  private prepareThenSpawn(prepare: () => Promise<void>, release: Release | undefined): void {
+    const attemptNo = this.attemptNo;
+    this.current = undefined;
+    if (this.state !== 'connecting') this.setState('connecting', {});
+    void prepare()
+      .catch(() => undefined)
+      .then(() => {
+        if (this.attemptNo !== attemptNo || this.state !== 'connecting' || this.current) release?.();
+        else this.spawnAttempt(release, true);
+      });
   }
 
   private onLine(attempt: Attempt, raw: string): void {
