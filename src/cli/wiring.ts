@@ -5,9 +5,8 @@ import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
-import { jumpHostsOf } from '../ssh/jump.js';
+import { hintContext } from '../ssh/causes.js';
 import { removeStaleSocket } from '../adapters/stale-socket.js';
-import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
@@ -44,7 +43,8 @@ export interface BuildOptions {
   stateDirExplicit: boolean;
   logger: Logger;
   gate?: HandshakeGate;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   /** Reachability probe; tunnels of one process share one (see sharedProbe). */
   probeTcp?: ProbeTcp;
 }
@@ -59,9 +59,6 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
   const args = buildSshArgs(spec, prepared.files);
-  const extra = checkExtraArgs(spec.extraArgs);
-  const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
-  const jumps = jumpHostsOf(spec);
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -74,33 +71,18 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   const sockets = spec.forwards.filter((f) => f.kind === 'local' && f.bindSocket).map((f) => f.bindSocket!);
   const beforeSpawn = async () => {
     for (const path of sockets) {
-      const state = await removeStaleSocket(path);
-      if (state === 'removed') opts.logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
+      if ((await removeStaleSocket(path)) === 'removed') opts.logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
     }
   };
-  const tunnel = new Tunnel(spec, {
+  const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files) }, {
     clock: realClock,
     spawnSsh: makeSpawnSsh(opts.tools),
     probeTcp: opts.probeTcp ?? probeTcp,
     probeUnix,
     random,
     ...(opts.gate ? { gate: opts.gate } : {}),
-    ...(opts.liveness ? { liveness: opts.liveness } : {}),
-    args,
-    indirect,
-    jumps,
+    ...(opts.probeMonitor ? { probeMonitor: opts.probeMonitor } : {}),
     ...(sockets.length ? { beforeSpawn } : {}),
-    ...(jumps[0] ? { probeTarget: { host: jumps[0].host, port: jumps[0].port } } : {}),
-    extraRemoteForwards: extra.addsRemoteForward,
-    hintContext: {
-      host: spec.server.host,
-      port: spec.server.port,
-      user: spec.server.user,
-      hostKeyMode: spec.server.hostKey.mode,
-      knownHostsFile: prepared.files.knownHostsFile,
-      ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
-      remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
-    },
   });
   return { tunnel, cleanup: prepared.cleanup };
 }

@@ -21,7 +21,7 @@ export interface JumpHost {
 
 /** The jump hosts of a tunnel, from `server.jump` or from `-J`/`-o ProxyJump` in the extra options. */
 export function jumpHostsOf(spec: TunnelSpec): JumpHost[] {
-  const words = spec.server.jump ?? jumpWords(spec.extraArgs);
+  const words = spec.server.jump ?? jumpWords(spec.ssh.extraArgs);
   return words.flatMap((w) => w.split(',')).filter(Boolean).map(parseJumpHost);
 }
 
@@ -69,7 +69,7 @@ export function describeJumpHost(j: JumpHost): string {
  */
 export function needsJumpConfig(spec: TunnelSpec): boolean {
   if (spec.server.hostKey.mode === 'ssh-config') return false;
-  if (spec.extraArgs.some((a) => a.startsWith('-F'))) return false;
+  if (spec.ssh.extraArgs.some((a) => a.startsWith('-F'))) return false;
   return jumpHostsOf(spec).length > 0;
 }
 

@@ -6,6 +6,7 @@ import { buildSshArgs } from '../../src/ssh/argv.js';
 import { CauseTracker, parseSshLine } from '../../src/ssh/stderr.js';
 import { withHint, type HintContext } from '../../src/ssh/causes.js';
 import { DEFAULT_BACKOFF, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 
 function spec(over: Partial<TunnelSpec['server']> = {}, extraArgs: string[] = []): TunnelSpec {
   return {
@@ -14,12 +15,13 @@ function spec(over: Partial<TunnelSpec['server']> = {}, extraArgs: string[] = []
     forwards: [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: 1, targetHost: 'x', targetPort: 2 }],
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
-    extraArgs,
+    ssh: { extraArgs, addsRemoteForwards: false, proxied: true },
+    settingNames: ENV_SETTING_NAMES,
     backoff: DEFAULT_BACKOFF,
   };
 }
 
-const ctx: HintContext = { host: 'dest', port: 22, user: 'u', hostKeyMode: 'known-hosts', knownHostsFile: '/kh', identityFile: '/k', remotePorts: [] };
+const ctx: HintContext = { host: 'dest', port: 22, user: 'u', hostKeyMode: 'known-hosts', knownHostsFile: '/kh', identityFile: '/k', remotePorts: [], settings: ENV_SETTING_NAMES };
 
 describe('jump hosts of a tunnel', () => {
   it('come from server.jump, -J (joined or apart, comma lists) and -o ProxyJump', () => {
