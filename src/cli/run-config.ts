@@ -15,6 +15,8 @@ import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
 import { supervise } from './supervise.js';
+import { logReconcileFailures, startTunnels } from './reconcile-report.js';
+import { withKeyDigest } from '../adapters/key-digest.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
 
@@ -51,7 +53,7 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
     });
 
   const supervisor = new Supervisor();
-  await supervisor.reconcile(config.tunnels, build);
+  await startTunnels(supervisor, config.tunnels.map(withKeyDigest), build);
   logger.log('info', `${config.tunnels.length} tunnel${config.tunnels.length === 1 ? '' : 's'} from ${file}`, { config: file });
 
   // Reloads run one at a time, in order.
@@ -71,11 +73,15 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       config = next.config;
       config.warnings.forEach((w) => logger.log('warn', w));
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
-      const r = await supervisor.reconcile(config.tunnels, build);
-      logger.log('info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged`, {
+      // Key files are read again: a key rotated in place is a changed tunnel.
+      const r = await supervisor.reconcile(config.tunnels.map(withKeyDigest), build);
+      logReconcileFailures(logger, why, r);
+      const failed = r.failed.length ? `, ${r.failed.length} failed` : '';
+      logger.log(r.failed.length ? 'warn' : 'info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged${failed}`, {
         added: r.added,
         removed: r.removed,
         changed: r.changed,
+        ...(r.failed.length ? { failed: r.failed.map((f) => f.name) } : {}),
       });
     }).catch((e: unknown) => logger.log('error', `reload failed: ${e instanceof Error ? e.message : String(e)}`));
   };

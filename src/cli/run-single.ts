@@ -3,7 +3,9 @@ import type { TunnelSpec } from '../config/spec.js';
 import { httpSettings, type Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
-import { Supervisor } from '../supervisor/supervisor.js';
+import { Supervisor, type Supervised } from '../supervisor/supervisor.js';
+import { withKeyDigest } from '../adapters/key-digest.js';
+import { startTunnels, logReconcileFailures } from './reconcile-report.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
 import { buildTunnel, findSshTools } from './wiring.js';
 import type { LifecycleHooks } from './lifecycle.js';
@@ -31,15 +33,42 @@ export async function runSingle(run: SingleRun): Promise<number> {
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
-  const built = buildTunnel(spec, {
-    tools,
-    stateDir: settings.stateDir ?? defaultStateDir(run.env),
-    stateDirExplicit: settings.stateDir !== undefined,
-    logger,
-    ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
-  });
+  const build = (s: TunnelSpec) =>
+    buildTunnel(s, {
+      tools,
+      stateDir: settings.stateDir ?? defaultStateDir(run.env),
+      stateDirExplicit: settings.stateDir !== undefined,
+      logger,
+      ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
+    });
   const supervisor = new Supervisor();
-  supervisor.add(built.tunnel, built.cleanup);
+  await startTunnels(supervisor, [withKeyDigest(spec)], build);
   run.onSupervisor?.(supervisor);
-  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
+  const hooks: LifecycleHooks = { ...run.hooks, onHangup: run.hooks?.onHangup ?? keyReloader(spec, supervisor, build, logger) };
+  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), hooks });
+}
+
+/**
+ * SIGHUP with one tunnel from variables or a command line: the settings were read at start, but
+ * the key file is read again — a key rotated in place (a secret) restarts the tunnel with a new
+ * private copy. Reloads run one at a time.
+ */
+function keyReloader(spec: TunnelSpec, supervisor: Supervisor, build: (s: TunnelSpec) => Supervised, logger: Logger): () => void {
+  const why = 'SIGHUP received';
+  let reloading = Promise.resolve();
+  return () => {
+    const file = spec.server.identity?.file;
+    if (!file) {
+      logger.log('info', `${why}: nothing to reload (the tunnel comes from environment variables or the command line, and uses no key file)`);
+      return;
+    }
+    reloading = reloading
+      .then(async () => {
+        const r = await supervisor.reconcile([withKeyDigest(spec)], build);
+        logReconcileFailures(logger, why, r);
+        if (r.changed.length) logger.log('info', `${why}: the key file ${file} changed: reconnecting with the new key`, { tunnel: spec.name });
+        else if (!r.failed.length) logger.log('info', `${why}: nothing changed (the key file ${file} is the same; other settings are read at start only)`, { tunnel: spec.name });
+      })
+      .catch((e: unknown) => logger.log('error', `${why}: reload failed: ${e instanceof Error ? e.message : String(e)}`));
+  };
 }

@@ -39,6 +39,11 @@ export interface Identity {
   file: string;
   /** Whether the user named it explicitly (an explicit missing file is an error). */
   explicit: boolean;
+  /**
+   * SHA-256 of the file's content when the configuration was read (adapters/key-digest.ts): a key
+   * rotated in place under the same name is a changed spec, so a reload makes a new private copy.
+   */
+  contentDigest?: string;
 }
 
 export interface ServerSpec {

@@ -15,6 +15,8 @@ export interface ReconcileResult {
   removed: string[];
   changed: string[];
   unchanged: string[];
+  /** Tunnels that could not be built (a full /dev/shm, say); a changed one keeps its previous version running. */
+  failed: Array<{ name: string; error: unknown; kept: boolean }>;
 }
 
 export class Supervisor {
@@ -45,9 +47,11 @@ export class Supervisor {
   /**
    * Makes the running set match `specs`: a tunnel whose spec is unchanged is not touched (its
    * ssh and the connections through it live on), removed ones stop, new and changed ones start.
+   * A new version is built before the old one stops: one that cannot be built leaves the old
+   * running (and is reported in `failed`), and the tunnels after it are reconciled all the same.
    */
   async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
-    const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [] };
+    const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [], failed: [] };
     const wanted = new Map(specs.map((s) => [s.name, s]));
     // Stopped together: each may take up to a second if its ssh ignores SIGTERM.
     result.removed = [...this.tunnels.keys()].filter((name) => !wanted.has(name));
@@ -58,11 +62,17 @@ export class Supervisor {
         result.unchanged.push(spec.name);
         continue;
       }
+      let built: Supervised;
+      try {
+        built = build(spec);
+      } catch (error) {
+        result.failed.push({ name: spec.name, error, kept: existing !== undefined });
+        continue;
+      }
       if (existing) {
         result.changed.push(spec.name);
         await this.remove(spec.name);
       } else result.added.push(spec.name);
-      const built = build(spec);
       this.add(built.tunnel, built.cleanup);
     }
     return result;

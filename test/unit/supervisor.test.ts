@@ -84,7 +84,7 @@ describe('Supervisor.reconcile', () => {
   test('first load: every tunnel is added; none starts before startAll', async () => {
     const w = world();
     const r = await w.supervisor.reconcile([spec('a'), spec('b')], w.build);
-    assert.deepEqual(r, { added: ['a', 'b'], removed: [], changed: [], unchanged: [] });
+    assert.deepEqual(r, { added: ['a', 'b'], removed: [], changed: [], unchanged: [], failed: [] });
     assert.equal(w.spawner.spawned.length, 0);
     assert.deepEqual(w.supervisor.list().map((t) => t.name), ['a', 'b']);
     assert.equal(w.state('a'), 'starting');
@@ -107,7 +107,7 @@ describe('Supervisor.reconcile', () => {
     // A reload produces new (deep-equal) spec objects.
     const r = await w.supervisor.reconcile([spec('a'), spec('b')], w.build);
     await w.clock.advance(5_000);
-    assert.deepEqual(r, { added: [], removed: [], changed: [], unchanged: ['a', 'b'] });
+    assert.deepEqual(r, { added: [], removed: [], changed: [], unchanged: ['a', 'b'], failed: [] });
     assert.equal(w.supervisor.get('a'), a, 'the very same Tunnel object');
     assert.equal(w.supervisor.get('b'), b);
     assert.deepEqual(w.builds, ['a', 'b'], 'build not called again');
@@ -130,7 +130,7 @@ describe('Supervisor.reconcile', () => {
     const sshB = w.lastSsh('b');
 
     const r = await w.supervisor.reconcile([spec('b')], w.build);
-    assert.deepEqual(r, { added: [], removed: ['a'], changed: [], unchanged: ['b'] });
+    assert.deepEqual(r, { added: [], removed: ['a'], changed: [], unchanged: ['b'], failed: [] });
     assert.deepEqual(sshA.kills, ['SIGTERM']);
     assert.equal(sshA.exited, true);
     assert.deepEqual(sshB.kills, []);
@@ -166,7 +166,7 @@ describe('Supervisor.reconcile', () => {
     assert.deepEqual(w.cleanups, [], 'no cleanup while ssh may still use the key');
     await w.clock.advance(1);
     assert.deepEqual(ssh.kills, ['SIGTERM', 'SIGKILL']);
-    assert.deepEqual(await reconciling, { added: [], removed: ['a'], changed: [], unchanged: [] });
+    assert.deepEqual(await reconciling, { added: [], removed: ['a'], changed: [], unchanged: [], failed: [] });
     assert.deepEqual(w.cleanups, ['a:stopped']);
   });
 
@@ -179,7 +179,7 @@ describe('Supervisor.reconcile', () => {
     const changed = spec('a', { forwards: [{ ...REMOTE, bindPort: 4001 }] });
 
     const r = await w.supervisor.reconcile([changed, spec('b')], w.build);
-    assert.deepEqual(r, { added: [], removed: [], changed: ['a'], unchanged: ['b'] });
+    assert.deepEqual(r, { added: [], removed: [], changed: ['a'], unchanged: ['b'], failed: [] });
     assert.deepEqual(oldSsh.kills, ['SIGTERM']);
     assert.equal(oldA.state, 'stopped');
     assert.deepEqual(w.cleanups, ['a:stopped']);
@@ -194,12 +194,51 @@ describe('Supervisor.reconcile', () => {
     assert.deepEqual(seq, ['starting>connecting', 'connecting>stopping', 'stopping>stopped', 'removed', 'starting>connecting']);
   });
 
+  test('a changed tunnel whose new version cannot be built keeps its old one running; the tunnels after it are still reconciled', async () => {
+    const w = world();
+    await w.supervisor.reconcile([spec('a'), spec('b')], w.build);
+    w.supervisor.startAll();
+    w.lastSsh('a').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    const oldA = w.supervisor.get('a')!;
+    const full = new Error('ENOSPC: no space left on device');
+    const build = (s: TunnelSpec): Supervised => {
+      if (s.name === 'a') throw full;
+      return w.build(s);
+    };
+
+    const r = await w.supervisor.reconcile([spec('a', { connectTimeoutSec: 20 }), spec('b', { connectTimeoutSec: 20 }), spec('c')], build);
+    assert.deepEqual(r, { added: ['c'], removed: [], changed: ['b'], unchanged: [], failed: [{ name: 'a', error: full, kept: true }] });
+    assert.equal(w.supervisor.get('a'), oldA, 'the old version of a is still there');
+    assert.equal(oldA.state, 'up');
+    assert.deepEqual(w.sshOf('a')[0]!.kills, [], "a's ssh was never stopped");
+    assert.equal(w.cleanups.some((c) => c.startsWith('a:')), false, "a's files were not cleaned up");
+    assert.equal(w.events.some((e) => e.type === 'removed' && e.tunnel === 'a'), false);
+    assert.deepEqual(w.supervisor.list().map((t) => t.name).sort(), ['a', 'b', 'c']);
+
+    // The same reload again once a can be built: now it is changed.
+    const again = await w.supervisor.reconcile([spec('a', { connectTimeoutSec: 20 }), spec('b', { connectTimeoutSec: 20 }), spec('c')], w.build);
+    assert.deepEqual(again.changed, ['a']);
+    assert.deepEqual(again.failed, []);
+  });
+
+  test('a new tunnel that cannot be built is reported and not added', async () => {
+    const w = world();
+    const r = await w.supervisor.reconcile([spec('x'), spec('y')], (s) => {
+      if (s.name === 'x') throw new Error('no private directory');
+      return w.build(s);
+    });
+    assert.deepEqual(r.added, ['y']);
+    assert.deepEqual(r.failed.map((f) => [f.name, f.kept]), [['x', false]]);
+    assert.equal(w.supervisor.get('x'), undefined);
+  });
+
   test('every kind of change at once, in the order of the new file', async () => {
     const w = world();
     await w.supervisor.reconcile([spec('keep'), spec('drop'), spec('edit')], w.build);
     w.supervisor.startAll();
     const r = await w.supervisor.reconcile([spec('new'), spec('edit', { connectTimeoutSec: 20 }), spec('keep')], w.build);
-    assert.deepEqual(r, { added: ['new'], removed: ['drop'], changed: ['edit'], unchanged: ['keep'] });
+    assert.deepEqual(r, { added: ['new'], removed: ['drop'], changed: ['edit'], unchanged: ['keep'], failed: [] });
     assert.deepEqual(w.supervisor.list().map((t) => t.name).sort(), ['edit', 'keep', 'new']);
     assert.deepEqual(w.spawnOrder(), ['keep', 'drop', 'edit', 'new', 'edit']);
     assert.deepEqual(w.cleanups, ['drop:stopped', 'edit:stopped']);
@@ -658,5 +697,61 @@ describe('Tunnel: Unix-socket local forward', () => {
     unixOpen = true;
     await clock.advance(LOCAL_PROBE_RETRY_MS);
     assert.equal(tunnel.state, 'up');
+  });
+});
+
+describe('Tunnel: beforeSpawn (the stale-socket cleanup)', () => {
+  function setup() {
+    const clock = new FakeClock();
+    const spawner = new FakeSpawner();
+    const probe = new FakeProbe(clock);
+    const prepared: Array<() => void> = [];
+    const s = spec('prep', { ssh: PROXIED });
+    const tunnel = new Tunnel(s, testCommand(s, ['-N', '--', HOST]), {
+      clock,
+      spawnSsh: spawner.spawn,
+      probeTcp: probe.probe,
+      random: () => 0.5,
+      beforeSpawn: () => new Promise<void>((resolve) => prepared.push(resolve)),
+    });
+    const states: string[] = [];
+    tunnel.events.on((e) => e.type === 'state' && states.push(`${e.from}>${e.to}`));
+    return { clock, spawner, tunnel, prepared, states };
+  }
+
+  test('ssh starts only once it settled, before every attempt; the tunnel is connecting meanwhile', async () => {
+    const t = setup();
+    t.tunnel.start();
+    assert.equal(t.tunnel.state, 'connecting');
+    assert.equal(t.spawner.spawned.length, 0);
+    t.prepared[0]!();
+    await t.clock.advance(0);
+    assert.equal(t.spawner.spawned.length, 1);
+    t.spawner.last.say(LINES.refused);
+    t.spawner.last.exit();
+    await t.clock.advance(30_000);
+    assert.equal(t.prepared.length, 2, 'again before the next ssh');
+    t.prepared[1]!();
+    await t.clock.advance(0);
+    assert.equal(t.spawner.spawned.length, 2);
+  });
+
+  test('a stop while it runs wins: no ssh is started', async () => {
+    const t = setup();
+    t.tunnel.start();
+    await t.tunnel.stop();
+    t.prepared[0]!();
+    await t.clock.advance(0);
+    assert.equal(t.spawner.spawned.length, 0);
+    assert.equal(t.tunnel.state, 'stopped');
+  });
+
+  test('SIGUSR1 while it runs does not start a second ssh', async () => {
+    const t = setup();
+    t.tunnel.start();
+    t.tunnel.retryNow('SIGUSR1 received');
+    t.prepared[0]!();
+    await t.clock.advance(0);
+    assert.equal(t.spawner.spawned.length, 1);
   });
 });
