@@ -9,7 +9,7 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
       if (logger.enabled('debug')) logger.log('debug', `ssh: ${e.line}`, { tunnel: e.tunnel });
       return;
     case 'removed':
-      logger.log('info', 'removed: no longer in the configuration', { tunnel: e.tunnel });
+      logger.log('info', e.replaced ? 'replaced: its changed version starts now' : 'removed: no longer in the configuration', { tunnel: e.tunnel });
       return;
     case 'notice':
       logger.log(e.level, e.message, { tunnel: e.tunnel, ...e.fields });

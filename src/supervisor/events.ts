@@ -58,6 +58,8 @@ export interface TunnelRemoved {
   type: 'removed';
   tunnel: string;
   at: number;
+  /** Removed to make way for its changed version (a reload), not dropped from the configuration. */
+  replaced?: boolean;
 }
 
 export type TunnelEvent = StateChange | Notice | SshOutput | TunnelRemoved;

@@ -33,15 +33,15 @@ export class Supervisor {
     if (this.started) tunnel.start();
   }
 
-  /** Stops a tunnel, removes it and cleans up after it. */
-  async remove(name: string): Promise<void> {
+  /** Stops a tunnel, removes it and cleans up after it (`replaced`: by its changed version). */
+  async remove(name: string, replaced = false): Promise<void> {
     const entry = this.tunnels.get(name);
     if (!entry) return;
     this.tunnels.delete(name);
     await entry.tunnel.stop();
     entry.unsubscribe();
     entry.cleanup();
-    this.events.emit({ type: 'removed', tunnel: name, at: this.now() });
+    this.events.emit({ type: 'removed', tunnel: name, at: this.now(), ...(replaced ? { replaced } : {}) });
   }
 
   /**
@@ -71,7 +71,7 @@ export class Supervisor {
       }
       if (existing) {
         result.changed.push(spec.name);
-        await this.remove(spec.name);
+        await this.remove(spec.name, true);
       } else result.added.push(spec.name);
       this.add(built.tunnel, built.cleanup);
     }

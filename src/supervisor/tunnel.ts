@@ -253,7 +253,7 @@ export class Tunnel {
         attempt.hostKeyFingerprint = p.fingerprint;
         break;
       case 'host_key_added':
-        this.notice('warn', `trusted the server's ${p.keyType} host key on first use: ${attempt.hostKeyFingerprint ?? '(fingerprint not reported)'} for ${p.hostPattern}; a different key will be refused from now on`, {
+        this.notice('warn', `trusted the ${this.isJumpHostPattern(p.hostPattern) ? 'jump host' : 'server'}'s ${p.keyType} host key on first use: ${attempt.hostKeyFingerprint ?? '(fingerprint not reported)'} for ${p.hostPattern}; a different key will be refused from now on`, {
           fingerprint: attempt.hostKeyFingerprint,
           host: p.hostPattern,
         });
@@ -345,6 +345,11 @@ export class Tunnel {
       this.connect();
     });
     if (cause.kind === 'network') this.reachability.onNetworkFailure(cause, wait.signal);
+  }
+
+  /** Whether a known_hosts pattern ssh printed ("[h]:p" or "h") is one of the jump hosts. */
+  private isJumpHostPattern(pattern: string): boolean {
+    return this.jumps.some((j) => pattern === (j.port === 22 ? j.host : `[${j.host}]:${j.port}`));
   }
 
   private serverAnswersAgain(): void {

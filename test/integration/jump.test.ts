@@ -96,6 +96,8 @@ describe('jump hosts', () => {
     const r = bed.run({ HOME: s.home, AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', file]);
     await waitForLog(r.cli, { tunnel: 'through', state: 'up' }, UP_TIMEOUT_MS);
     await echoesThrough(port);
+    assert.ok(logLines(r.cli).some((l) => /^trusted the jump host's ED25519 host key on first use: SHA256:/.test(l.msg)), 'the jump host key is announced as such');
+    assert.ok(logLines(r.cli).some((l) => /^trusted the server's ED25519 host key on first use: SHA256:/.test(l.msg)));
     const trusted = readFileSync(join(r.stateDir, 'known_hosts'), 'utf8');
     assert.match(trusted, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.jump.port} ssh-ed25519 `, 'm'), 'the jump host key is remembered');
     assert.match(trusted, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.dest.port} ssh-ed25519 `, 'm'), "the server's key is remembered");

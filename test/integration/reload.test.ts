@@ -82,6 +82,7 @@ describe('a key rotated in place', () => {
     r.cli.signal('SIGHUP');
     const reloaded = await waitForLog(r.cli, { msg: /reloaded/ }, UP_TIMEOUT_MS, mark);
     assert.deepEqual(reloaded.changed, ['rot'], reloaded.msg);
+    assert.ok(logLines(r.cli, mark).some((l) => l.tunnel === 'rot' && /^replaced: its changed version starts now/.test(l.msg)), 'the old version is said to be replaced, not removed');
     const up = await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS, mark);
     assert.equal(keyGivenTo(server, up.pid), newKey, 'ssh runs with a copy of the new key');
     await echoesThrough(port);
