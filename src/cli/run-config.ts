@@ -17,6 +17,7 @@ import { buildTunnel, findSshTools } from './wiring.js';
 import { supervise } from './supervise.js';
 import { logReconcileFailures, startTunnels } from './reconcile-report.js';
 import { withKeyDigest } from '../adapters/key-digest.js';
+import { KeyFileWatches } from './key-watch.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
 
@@ -68,14 +69,18 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
         logger.log('error', `${why}: the new configuration is not valid, so the running tunnels stay as they are:\n${e.problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`, { config: file });
         return;
       }
-      if (next.digest === digest && why !== 'SIGHUP received') return;
+      // An unchanged file is reloaded on SIGHUP and when a key file changed (its content counts).
+      if (next.digest === digest && why === 'file changed') return;
       digest = next.digest;
       config = next.config;
       config.warnings.forEach((w) => logger.log('warn', w));
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
       // Key files are read again: a key rotated in place is a changed tunnel.
       const r = await supervisor.reconcile(config.tunnels.map(withKeyDigest), build);
+      keyWatches.sync(config.tunnels);
       logReconcileFailures(logger, why, r);
+      const nothing = !r.added.length && !r.removed.length && !r.changed.length && !r.failed.length;
+      if (nothing && why.startsWith('key file')) return;
       const failed = r.failed.length ? `, ${r.failed.length} failed` : '';
       logger.log(r.failed.length ? 'warn' : 'info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged${failed}`, {
         added: r.added,
@@ -85,7 +90,16 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       });
     }).catch((e: unknown) => logger.log('error', `reload failed: ${e instanceof Error ? e.message : String(e)}`));
   };
-  const stopWatching = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
+  const stopWatchingFile = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
+  const keyWatches = new KeyFileWatches(
+    (key) => reload(`key file ${key} changed`),
+    (key, e) => logger.log('warn', `cannot watch the key file ${key} for changes (${e.message}); after rotating it, reload with SIGHUP`),
+  );
+  keyWatches.sync(config.tunnels);
+  const stopWatching = () => {
+    stopWatchingFile();
+    keyWatches.close();
+  };
 
   return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
 }

@@ -103,6 +103,13 @@ describe('jump hosts', () => {
     assert.match(trusted, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.dest.port} ssh-ed25519 `, 'm'), "the server's key is remembered");
   });
 
+  it('SSH_HOST_KEY with whole known_hosts lines pins the jump host\'s key as well as the server\'s', async () => {
+    const port = await freePort();
+    const r = bed.run({ ...jumpEnv(s, port), SSH_KNOWN_HOSTS_FILE: undefined, SSH_HOST_KEY: readFileSync(s.knownHosts, 'utf8') });
+    await waitForLog(r.cli, { state: 'up' }, UP_TIMEOUT_MS);
+    await echoesThrough(port);
+  });
+
   it('a jump host with a changed host key is reported as the jump host failing, with its address and the fix', async () => {
     const own = await twoServers();
     await own.jump.rotateHostKey();

@@ -88,6 +88,24 @@ describe('a key rotated in place', () => {
     await echoesThrough(port);
   });
 
+  it('config file: with no signal at all (a Kubernetes Secret update), the key file change itself reloads', async () => {
+    const server = await bed.sshd();
+    const secret = secretKey(server);
+    const port = await freePort();
+    const file = join(mkdtempSync(join(tmpdir(), 'autotunnel-rotate-')), 'tunnels.yaml');
+    writeFileSync(file, yaml(server, [{ name: 'rot', port, key: secret }]));
+    const r = bed.run({ AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', file]);
+    await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS);
+
+    const mark = r.cli.mark();
+    const newKey = rotateKey(server, secret);
+    const reloaded = await waitForLog(r.cli, { msg: /^key file .* changed: reloaded/ }, UP_TIMEOUT_MS, mark);
+    assert.deepEqual(reloaded.changed, ['rot'], reloaded.msg);
+    const up = await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS, mark);
+    assert.equal(keyGivenTo(server, up.pid), newKey);
+    await echoesThrough(port);
+  });
+
   it('SSH_* variables: SIGHUP re-reads the key file the same way', async () => {
     const server = await bed.sshd();
     const secret = secretKey(server);
