@@ -66,16 +66,21 @@ function keyGivenTo(server: TestSshd, pid: number | undefined): string {
   return readFileSync(ssh.argv[ssh.argv.indexOf('-i') + 1]!, 'utf8');
 }
 
-// Each test rotates its own server's authorized key.
+/** A tunnels file with one -L tunnel 'rot' using a secret key, on its own sshd (each test rotates its authorized key); up. */
+async function rotatableTunnel() {
+  const server = await bed.sshd();
+  const secret = secretKey(server);
+  const port = await freePort();
+  const file = join(mkdtempSync(join(tmpdir(), 'autotunnel-rotate-')), 'tunnels.yaml');
+  writeFileSync(file, yaml(server, [{ name: 'rot', port, key: secret }]));
+  const r = bed.run({ AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', file]);
+  await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS);
+  return { server, secret, port, r };
+}
+
 describe('a key rotated in place', () => {
   it('config file: SIGHUP sees the new content, makes a new private copy and reconnects with it', async () => {
-    const server = await bed.sshd();
-    const secret = secretKey(server);
-    const port = await freePort();
-    const file = join(mkdtempSync(join(tmpdir(), 'autotunnel-rotate-')), 'tunnels.yaml');
-    writeFileSync(file, yaml(server, [{ name: 'rot', port, key: secret }]));
-    const r = bed.run({ AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', file]);
-    await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS);
+    const { server, secret, port, r } = await rotatableTunnel();
 
     const newKey = rotateKey(server, secret);
     const mark = r.cli.mark();
@@ -89,13 +94,7 @@ describe('a key rotated in place', () => {
   });
 
   it('config file: with no signal at all (a Kubernetes Secret update), the key file change itself reloads', async () => {
-    const server = await bed.sshd();
-    const secret = secretKey(server);
-    const port = await freePort();
-    const file = join(mkdtempSync(join(tmpdir(), 'autotunnel-rotate-')), 'tunnels.yaml');
-    writeFileSync(file, yaml(server, [{ name: 'rot', port, key: secret }]));
-    const r = bed.run({ AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', file]);
-    await waitForLog(r.cli, { tunnel: 'rot', state: 'up' }, UP_TIMEOUT_MS);
+    const { server, secret, port, r } = await rotatableTunnel();
 
     const mark = r.cli.mark();
     const newKey = rotateKey(server, secret);
