@@ -5,9 +5,11 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
+import type { SpawnSsh } from '../supervisor/ports.js';
 import { ConfigError } from '../config/errors.js';
 import { jumpSshConfig, needsJumpConfig, safeForProxyCommand } from '../ssh/jump.js';
 
@@ -93,9 +95,21 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
     : join(stateDir, 'known_hosts');
   return {
     knownHostsFile,
+    readyMarker: '<private dir>/ready.sock',
     ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
     ...(needsJumpConfig(spec) ? { configFile: '<private ssh_config for the jump hosts>' } : {}),
   };
+}
+
+/** sun_path holds 108 bytes; a longer marker path could not be bound and the tunnel never come up. */
+const MAX_SOCKET_PATH = 100;
+
+/** The ready marker (see READY_MARKER_TARGET in ssh/argv.ts): a random name in the private dir. */
+function readyMarkerPath(runtimeDir: string, warnings: string[]): string | undefined {
+  const path = join(runtimeDir, `ready-${randomBytes(8).toString('hex')}.sock`);
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return path;
+  warnings.push(`the private directory ${runtimeDir} has too long a path for a socket: the tunnel counts as up on ssh's word alone, which whoever answers before the host key is verified could forge; set TMPDIR to a shorter path`);
+  return undefined;
 }
 
 export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExplicit: boolean): PreparedFiles {
@@ -139,7 +153,8 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
       const dir = usableStateDir(stateDir, stateDirExplicit, warnings, runtime);
       knownHostsFile = join(dir, 'known_hosts');
     }
-    const files: SshFiles = { knownHostsFile, ...(identityFile ? { identityFile } : {}) };
+    const readyMarker = readyMarkerPath(runtime(), warnings);
+    const files: SshFiles = { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) };
     if (needsJumpConfig(spec)) files.configFile = writeJumpConfig(spec, files, runtime());
     return { files, notices, warnings, cleanup };
   } catch (e) {
@@ -174,4 +189,12 @@ function writeJumpConfig(spec: TunnelSpec, files: SshFiles, dir: string): string
   }
   writeFileSync(path, jumpSshConfig(spec, files), { mode: 0o600 });
   return path;
+}
+
+/** The ready marker's socket outlives the ssh that bound it: the next ssh could not bind it again. */
+export function unlinkFirst(path: string, spawn: SpawnSsh): SpawnSsh {
+  return (args) => {
+    rmSync(path, { force: true });
+    return spawn(args);
+  };
 }
