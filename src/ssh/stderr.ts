@@ -115,6 +115,17 @@ export function parseSshLine(raw: string): SshLine {
   return out;
 }
 
+/**
+ * A line as it may be shown at info level: it can hold what the peer said before its host key was
+ * verified, so control characters (terminal escapes) are replaced and its length is bounded.
+ */
+function printable(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return clean.length > MAX_LAST_WORD_CHARS ? `${clean.slice(0, MAX_LAST_WORD_CHARS)}…` : clean;
+}
+
+const MAX_LAST_WORD_CHARS = 300;
+
 /** How many of ssh's unexplained lines are kept: the reason is usually the last one or two. */
 export const LAST_WORDS_KEPT = 3;
 
@@ -137,7 +148,7 @@ export class CauseTracker {
     if (line.cause && (this.best === undefined || (line.priority ?? 0) > this.best.priority)) {
       this.best = { cause: line.cause, priority: line.priority ?? 0 };
     } else if (!line.cause && !line.debug && !line.progress && line.text.trim() !== '') {
-      this.lastWords = [...this.lastWords, line.text.trim()].slice(-LAST_WORDS_KEPT);
+      this.lastWords = [...this.lastWords, printable(line.text.trim())].slice(-LAST_WORDS_KEPT);
     }
   }
 

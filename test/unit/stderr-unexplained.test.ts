@@ -17,6 +17,12 @@ describe('what ssh said that no rule explains', () => {
     assert.deepEqual(t.unexplained, ['second', 'third', 'Invalid -J argument']);
   });
 
+  it('control characters are replaced and long lines cut: the peer may have written them', () => {
+    const [line] = track(['evil \u001b[2Jbanner\u0007', 'x'.repeat(1000)]).unexplained;
+    assert.equal(line, 'evil ?[2Jbanner?');
+    assert.ok(track(['x'.repeat(1000)]).unexplained[0]!.length <= 301);
+  });
+
   it('setpriv failing to run ssh is kept too', () => {
     assert.deepEqual(track(['setpriv: failed to execute /nowhere/ssh: No such file or directory']).unexplained, ['setpriv: failed to execute /nowhere/ssh: No such file or directory']);
   });
