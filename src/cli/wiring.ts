@@ -7,7 +7,7 @@ import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
-import { removeStaleSocket } from '../adapters/stale-socket.js';
+import { removeStaleSocket, type SocketPathState } from '../adapters/stale-socket.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
@@ -86,9 +86,16 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
   const sockets = spec.forwards.filter((f) => f.kind === 'local' && f.bindSocket).map((f) => f.bindSocket!);
+  const seen = new Map<string, SocketPathState>();
   const beforeSpawn = async () => {
     for (const path of sockets) {
-      if ((await removeStaleSocket(path)) === 'removed') opts.logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
+      const state = await removeStaleSocket(path);
+      if (state === 'removed') opts.logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
+      // Said once, not at every retry: what keeps ssh from listening there is not ours to remove.
+      if ((state === 'not-ours' || state === 'not-a-socket') && seen.get(path) !== state) {
+        opts.logger.log('warn', `${path} is ${state === 'not-ours' ? "a socket file of another user, which autotunnel does not remove" : 'not a socket file'}: ssh cannot listen there until it is removed`, { tunnel: spec.name });
+      }
+      seen.set(path, state);
     }
   };
   const readyMarker = prepared.files.readyMarker;

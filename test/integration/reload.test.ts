@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,9 +127,11 @@ describe('a key rotated in place', () => {
   });
 });
 
-const asRoot = process.getuid?.() === 0;
+/** The test below needs a private mount namespace with its own tmpfs: root, and a runtime that allows mounts. */
+const SMALL_SHM = 'mount -t tmpfs -o size=64k,mode=1777 tmpfs /dev/shm';
+const canMountPrivately = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SMALL_SHM], { stdio: 'ignore' }).status === 0;
 
-describe('a reload that cannot be applied', { skip: asRoot ? false : 'needs root: mounts a small tmpfs as /dev/shm in a private mount namespace' }, () => {
+describe('a reload that cannot be applied', { skip: canMountPrivately ? false : 'needs root and unshare/mount: mounts a small tmpfs as /dev/shm in a private mount namespace' }, () => {
   it('with /dev/shm full, a tunnel whose new key needs a copy keeps its old version running; the rest of the reload applies', async () => {
     const server = await bed.sshd();
     const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
@@ -140,7 +142,7 @@ describe('a reload that cannot be applied', { skip: asRoot ? false : 'needs root
     // autotunnel in its own mount namespace, where /dev/shm is a 64 KiB tmpfs (and the only
     // candidate for the private directory: $TMPDIR and $XDG_RUNTIME_DIR point there too).
     const cli = CliProcess.spawn(
-      ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=64k,mode=1777 tmpfs /dev/shm && exec "$@"', 'sh', process.execPath, BIN, 'run', '-c', file],
+      ['--mount', '--propagation', 'private', 'sh', '-c', `${SMALL_SHM} && exec "$@"`, 'sh', process.execPath, BIN, 'run', '-c', file],
       {
         command: 'unshare',
         env: { AUTOTUNNEL_STATE_DIR: stateDir, AUTOTUNNEL_HTTP: 'off', AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined, TMPDIR: '/dev/shm', XDG_RUNTIME_DIR: '/dev/shm' },
