@@ -110,6 +110,21 @@ describe('jump hosts', () => {
     await echoesThrough(port);
   });
 
+  it('two jump hosts in a row: every hop uses the tunnel\'s key and host keys', async () => {
+    const second = await bed.sshd();
+    appendFileSync(join(second.dir, 'authorized_keys'), readFileSync(`${s.dest.clientKeyPath}.pub`));
+    const knownHosts = join(mkdtempSync(join(tmpdir(), 'autotunnel-jump2-')), 'known_hosts');
+    writeFileSync(knownHosts, readFileSync(s.knownHosts, 'utf8') + readFileSync(second.knownHostsPath, 'utf8'));
+    const port = await freePort();
+    const r = bed.run({
+      ...jumpEnv(s, port),
+      SSH_KNOWN_HOSTS_FILE: knownHosts,
+      SSH_OPTIONS: `-J ${s.jump.user}@127.0.0.1:${s.jump.port},${second.user}@127.0.0.1:${second.port}`,
+    });
+    await waitForLog(r.cli, { state: 'up' }, UP_TIMEOUT_MS);
+    await echoesThrough(port);
+  });
+
   it('a jump host with a changed host key is reported as the jump host failing, with its address and the fix', async () => {
     const own = await twoServers();
     await own.jump.rotateHostKey();
