@@ -29,7 +29,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
  * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
  */
-function makeRuntimeDir(): string {
+export function makeRuntimeDir(): string {
   for (const base of ['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()]) {
     if (!base) continue;
     try {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_USAGE, UsageError, formatProblem } from '../config/errors.js';
 import { MissingSshError } from './wiring.js';
+import { MissingAgentToolError } from '../adapters/tunnel-auth.js';
 import { runFromEnv } from './run-env.js';
 import { packageVersion } from './version.js';
 
@@ -152,7 +153,7 @@ export async function cli(argv: string[]): Promise<void> {
     } else if (e instanceof UsageError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_USAGE;
-    } else if (e instanceof MissingSshError) {
+    } else if (e instanceof MissingSshError || e instanceof MissingAgentToolError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_UNAVAILABLE;
     } else {

@@ -4,6 +4,8 @@ import { describeForward, describeServer, type TunnelSpec } from '../config/spec
 import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
+import { prepareTunnelAuth } from '../adapters/tunnel-auth.js';
+import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
@@ -56,7 +58,14 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   if (!opts.tools.setpriv) {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
-  const args = buildSshArgs(spec, prepared.files);
+  let auth;
+  try {
+    auth = prepareTunnelAuth(spec, prepared.files, opts.tools.setpriv, process.env);
+  } catch (e) {
+    prepared.cleanup();
+    throw e;
+  }
+  const args = buildSshArgs(spec, auth.files);
   const extra = checkExtraArgs(spec.extraArgs);
   const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
@@ -70,7 +79,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
 
   const tunnel = new Tunnel(spec, {
     clock: realClock,
-    spawnSsh: makeSpawnSsh(opts.tools),
+    spawnSsh: auth.wrap(makeSpawnSsh({ ...opts.tools, env: auth.env })),
     probeTcp: opts.probeTcp ?? probeTcp,
     probeUnix,
     random,
@@ -87,7 +96,15 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
       knownHostsFile: prepared.files.knownHostsFile,
       ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
       remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
+      ...auth.hints,
     },
   });
-  return { tunnel, cleanup: prepared.cleanup };
+  if (!indirect) watchGatewayPorts(tunnel, spec, opts.probeTcp ?? probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
+  return {
+    tunnel,
+    cleanup: () => {
+      auth.cleanup();
+      prepared.cleanup();
+    },
+  };
 }

@@ -18,6 +18,7 @@ import {
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
+import { envServerAuth } from './secrets.js';
 import {
   PORT_EXPECTED,
   bindAddressProblem,
@@ -63,6 +64,8 @@ export interface EnvFacts {
   random(): number;
   /** Who we run as, for messages about unreadable files. */
   uid?: number;
+  /** Reads a secret file (SSH_KEY_PASSPHRASE_FILE, SSH_PASSWORD_FILE); absent → none can be read. */
+  readText?(path: string): string;
 }
 
 export interface EnvConfig {
@@ -192,6 +195,8 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     notices.push(`no key at ${DEFAULT_KEY_FILE} and SSH_KEY_FILE is not set: ssh will use its default identities (~/.ssh/id_*) and any ssh-agent`);
   }
 
+  const auth = envServerAuth(env, facts.readText ?? noFiles, identity !== undefined, bad, warnings);
+
   const keepalive = {
     intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
     countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
@@ -250,7 +255,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
 
   const spec: TunnelSpec = {
     name,
-    server: { user, host: remoteHost, port: remotePort, hostKey, ...(identity ? { identity } : {}) },
+    server: { user, host: remoteHost, port: remotePort, hostKey, ...(identity ? { identity } : {}), ...(auth ? { auth } : {}) },
     forwards: [forward],
     keepalive,
     connectTimeoutSec,
@@ -258,6 +263,10 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     backoff: { ...DEFAULT_BACKOFF },
   };
   return { spec, warnings, notices };
+}
+
+function noFiles(): string {
+  throw Object.assign(new Error('no file reader given'), { code: 'ENOENT' });
 }
 
 function hostKeyPolicy(

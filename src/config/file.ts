@@ -21,6 +21,7 @@ import { pinnedKnownHostsLines, unusableFile, type FileInfo } from './env.js';
 import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
+import { fileServerAuth } from './secrets.js';
 import { PORT_EXPECTED, hostProblem, parseBoolean, unbracket, userProblem } from './validate.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
@@ -43,7 +44,7 @@ export interface FileConfig {
 const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
 const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
 const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
-const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
+const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'key_passphrase_file', 'password_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
 const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
@@ -309,6 +310,14 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
     else identity = { file: keyFile, explicit: true };
   }
 
+  const secretFile = (k: 'key_passphrase_file' | 'password_file') => {
+    const value = str(k);
+    return value === undefined ? undefined : { value, setting: f[k]!.path, fail: (why: string) => r.fail(f[k]!.node, f[k]!.path, value, why) };
+  };
+  const passphraseFile = secretFile('key_passphrase_file');
+  const passwordFile = secretFile('password_file');
+  const auth = fileServerAuth({ ...(passphraseFile ? { keyPassphraseFile: passphraseFile } : {}), ...(passwordFile ? { passwordFile } : {}) }, r.facts.readText, keyFile);
+
   const checkHostIp = f.check_host_ip ? r.bool(f.check_host_ip.node, f.check_host_ip.path) ?? true : true;
   let hostKey: HostKeyPolicy = { mode: 'trust-on-first-use', checkHostIp };
   const pinnedSources = ['host_key', 'host_key_file', 'known_hosts_file'].filter((k) => f[k]);
@@ -340,7 +349,7 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   }
   if (port === undefined || host === undefined) return undefined;
   return {
-    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
+    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(auth ? { auth } : {}), ...(jump?.length ? { jump } : {}) },
     extraArgs,
   };
 }

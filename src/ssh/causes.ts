@@ -33,7 +33,11 @@ export type CauseCode =
   | 'retry_requested'
   | 'killed'
   | 'exited'
-  | 'spawn_failed';
+  | 'spawn_failed'
+  | 'key_passphrase_wrong'
+  | 'password_rejected'
+  | 'prompt_refused'
+  | 'secret_unreadable';
 
 export interface Cause {
   code: CauseCode;
@@ -69,6 +73,12 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   killed: 'transient',
   exited: 'transient',
   spawn_failed: 'permanent',
+  key_passphrase_wrong: 'permanent',
+  // OpenSSH >= 9.8 charges every failed authentication 5 s of penalty (PerSourcePenalties
+  // authfail:5): retrying a wrong password quickly would lock this address out of the server.
+  password_rejected: 'permanent',
+  prompt_refused: 'permanent',
+  secret_unreadable: 'permanent',
 };
 
 export function makeCause(code: CauseCode, summary: string, extra: { hint?: string; line?: string } = {}): Cause {
@@ -85,12 +95,27 @@ export interface HintContext {
   identityFile?: string;
   /** The -R ports, for the stale-listener hint. */
   remotePorts: number[];
+  /** The settings holding a key passphrase or a password, as the user wrote them. */
+  passphraseSetting?: string;
+  passwordSetting?: string;
 }
 
 /** Adds the hint that fits this tunnel's configuration to a classified cause. */
 export function withHint(cause: Cause, ctx: HintContext): Cause {
-  const hint = hintFor(cause.code, ctx);
-  return hint === undefined ? cause : { ...cause, hint };
+  const refined = forPassword(cause, ctx);
+  const hint = hintFor(refined.code, ctx);
+  return hint === undefined ? refined : { ...refined, hint };
+}
+
+/**
+ * "Permission denied" after ssh tried the password (or keyboard-interactive) method of a tunnel
+ * that has one: the password was refused, which is worth its own cause and fix.
+ */
+function forPassword(cause: Cause, ctx: HintContext): Cause {
+  if (cause.code !== 'permission_denied' || !ctx.passwordSetting) return cause;
+  const methods = /Permission denied \(([^)]*)\)/.exec(cause.line ?? '')?.[1] ?? '';
+  if (!/password|keyboard-interactive/.test(methods)) return cause;
+  return { ...cause, code: 'password_rejected', kind: CAUSE_KIND.password_rejected, summary: `the server refused the password for ${ctx.user}@${ctx.host} (tried: ${methods})` };
 }
 
 function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
@@ -105,6 +130,7 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
     case 'host_key_unknown':
       return `add the server's key to ${ctx.knownHostsFile} (check its fingerprint, then: ssh-keyscan -p ${ctx.port} ${ctx.host} >> ${ctx.knownHostsFile}), or set SSH_HOST_KEY`;
     case 'permission_denied':
+      if (ctx.passwordSetting) return `the server did not offer password authentication: set PasswordAuthentication yes (or KbdInteractiveAuthentication yes with PAM) for ${ctx.user} in its sshd_config, or use a key`;
       return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check SSH_REMOTE_USER (${ctx.user}) and SSH_KEY_FILE; keys with a passphrase cannot be used unattended`;
     case 'remote_forward_failed':
       return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 10 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within 30 s. Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
@@ -114,6 +140,14 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
       return `check that sshd runs on ${ctx.host} port ${ctx.port} (SSH_REMOTE_HOST, SSH_REMOTE_PORT)`;
     case 'dns_failure':
       return `check the spelling of SSH_REMOTE_HOST (${ctx.host}) and this machine's DNS`;
+    case 'password_rejected':
+      return `check the password in ${ctx.passwordSetting} and the user ${ctx.user}; autotunnel waits the full backoff before trying again, because OpenSSH 9.8 and later penalize every failed login from this address (PerSourcePenalties). Send SIGUSR1 after fixing it to retry at once`;
+    case 'key_passphrase_wrong':
+      return `put the key's passphrase in ${ctx.passphraseSetting ?? 'SSH_KEY_PASSPHRASE_FILE'} (check it with: ssh-keygen -y -f ${ctx.identityFile ?? 'KEY'}); the file is read again before the next attempt`;
+    case 'prompt_refused':
+      return 'the server wants something autotunnel cannot give unattended (a second factor, a confirmation): give this account password-only or key authentication for the tunnel';
+    case 'secret_unreadable':
+      return 'mount the secret file again, or fix the setting; it is read again before the next attempt';
     case 'key_file_rejected':
       return `check that ${ctx.identityFile ?? 'the key'} is an unencrypted OpenSSH or PEM private key`;
     default:
