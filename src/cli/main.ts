@@ -20,6 +20,9 @@ Usage:
                                   one tunnel in ssh's words: -L, -R, -D, -p, -i, -o, -J
   autotunnel autossh [-M port[:echo]] [ssh options] [user@]host
                                   autossh's command line and AUTOSSH_* variables
+  autotunnel server-setup [--generate-key PATH] [-c FILE | ssh options [user@]host]
+                                  print the authorized_keys line and sshd_config block the
+                                  server needs for exactly these tunnels
   autotunnel status [--json]      every tunnel of the running autotunnel: state, since,
                                   restarts, last cause (--url URL: another instance)
   autotunnel health [--live]      exit 0 when every required tunnel is up, else 1, with one
@@ -109,6 +112,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'demo': {
       const { runDemo } = await import('./demo.js');
       return runDemo(rest);
+    }
+    case 'server-setup': {
+      const { runServerSetup } = await import('./server-setup.js');
+      return runServerSetup(rest, env);
     }
     case 'status': {
       const { runStatus } = await import('./status.js');
