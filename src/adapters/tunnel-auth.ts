@@ -22,8 +22,6 @@ export interface TunnelAuth {
   env: NodeJS.ProcessEnv;
   /** Wraps the ssh spawner so the secrets are in place before each start. */
   wrap(spawnSsh: SpawnSsh): SpawnSsh;
-  /** Settings named in fixes. */
-  hints: { passphraseSetting?: string; passwordSetting?: string };
   /** The agent, when there is one (for tests and logs). */
   agent?: KeyAgent;
   cleanup(): void;
@@ -35,7 +33,8 @@ export class MissingAgentToolError extends Error {}
 export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: string | undefined, env: NodeJS.ProcessEnv): TunnelAuth {
   const auth = spec.server.auth;
   const childEnv = withoutSecrets(env);
-  if (!auth) return { files, env: childEnv, wrap: (s) => s, hints: {}, cleanup: () => {} };
+  if (!auth) return { files, env: childEnv, wrap: (s) => s, cleanup: () => {} };
+  const names = spec.settingNames;
 
   const dir = makeRuntimeDir();
   const steps: Preparation[] = [];
@@ -49,7 +48,7 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
   if (passphrase && identity) {
     const tool = (name: string) => {
       const found = findExecutable(name, env.PATH ?? '');
-      if (!found) throw new MissingAgentToolError(`${name} is not installed or not on PATH, and ${passphrase.setting} needs it (autotunnel keeps a key with a passphrase in its own ssh-agent); install openssh-client`);
+      if (!found) throw new MissingAgentToolError(`${name} is not installed or not on PATH, and ${names.keyPassphrase ?? 'a key passphrase'} needs it (autotunnel keeps a key with a passphrase in its own ssh-agent); install openssh-client`);
       return found;
     };
     agent = new KeyAgent({ sshAgent: tool('ssh-agent'), sshAdd: tool('ssh-add'), sshKeygen: tool('ssh-keygen'), ...(setpriv ? { setpriv } : {}) }, dir, childEnv);
@@ -57,7 +56,7 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
     out.identityAgent = agent.socket;
     const keyAgent = agent;
     steps.push(async () => {
-      const secret = readSecret(passphrase, read, env);
+      const secret = readSecret(passphrase, names.keyPassphrase ?? 'the key passphrase', read, env);
       if ('problem' in secret) return `autotunnel: cannot read the key passphrase: ${secret.problem}`;
       const r = await keyAgent.ensureKey(spec.name, identity.file, secret.value);
       return r.ok ? undefined : r.line;
@@ -72,7 +71,7 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
     out.password = true;
     // Written before every start: a changed password file is used from the next attempt on.
     steps.push(async () => {
-      const secret = readSecret(password, read, env);
+      const secret = readSecret(password, names.password ?? 'the password', read, env);
       if ('problem' in secret) return `autotunnel: cannot read the password: ${secret.problem}`;
       writeSecretFile(file, secret.value);
       return undefined;
@@ -101,7 +100,6 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
         return p;
       };
     },
-    hints: { ...(passphrase ? { passphraseSetting: passphrase.setting } : {}), ...(password ? { passwordSetting: password.setting } : {}) },
     ...(agent ? { agent } : {}),
     cleanup: () => {
       agent?.stop();

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { parseSettings } from '../config/settings.js';
 import { envServerAuth } from '../config/secrets.js';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
-import { fileInfo, stderrLogger } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
+import { stderrLogger } from '../adapters/stderr-logger.js';
 import { runSingle } from './run-single.js';
 
 export const ONEOFF_HELP = `Usage: autotunnel [ssh options] [user@]host
@@ -31,8 +32,11 @@ export async function runOneOff(words: string[], env: NodeJS.ProcessEnv): Promis
   const { spec, warnings } = parseSshCommandLine(words, { fileInfo, defaultUser: userInfo().username });
   // A key passphrase or password comes from the same variables as for the SSH_* tunnel.
   const problems: ConfigProblem[] = [];
-  const auth = envServerAuth(env, (p) => readFileSync(p, 'utf8'), spec.server.identity !== undefined, (where, value, expected) => problems.push({ where, ...(value !== undefined ? { value } : {}), expected }), warnings, '-i KEYFILE');
+  const { auth, names } = envServerAuth(env, (p) => readFileSync(p, 'utf8'), spec.server.identity !== undefined, (where, value, expected) => problems.push({ where, ...(value !== undefined ? { value } : {}), expected }), warnings, '-i KEYFILE');
   if (problems.length) throw new ConfigError(problems);
-  if (auth) spec.server.auth = auth;
+  if (auth) {
+    spec.server.auth = auth;
+    spec.settingNames = { ...spec.settingNames, ...names };
+  }
   return runSingle({ spec, warnings, notices: [], settings, env, logger });
 }

@@ -18,7 +18,7 @@ import { findExecutable } from '../adapters/ssh-process.js';
 import { serverSetupText } from '../ssh/server-setup.js';
 import { MissingSshError } from './wiring.js';
 import { readConfigFile } from './run-config.js';
-import { fileInfo, realFacts } from './run-env.js';
+import { fileInfo, realFacts } from '../adapters/files.js';
 
 export const SERVER_SETUP_HELP = `Usage: autotunnel server-setup [--generate-key PATH] [-c FILE | ssh options [user@]host]
 
@@ -88,8 +88,9 @@ function publicKeyOf(spec: TunnelSpec, env: NodeJS.ProcessEnv): string {
   try {
     const passphrase = spec.server.auth?.keyPassphrase;
     if (passphrase) {
-      const secret = readSecret(passphrase, (p) => readFileSync(p, 'utf8'), env);
-      if ('problem' in secret) throw new ConfigError([{ where: passphrase.setting, expected: secret.problem }]);
+      const setting = spec.settingNames.keyPassphrase ?? 'the key passphrase';
+      const secret = readSecret(passphrase, setting, (p) => readFileSync(p, 'utf8'), env);
+      if ('problem' in secret) throw new ConfigError([{ where: setting, expected: secret.problem }]);
       dir = makeRuntimeDir();
       const file = join(dir, 'passphrase');
       writeSecretFile(file, secret.value);

@@ -7,7 +7,7 @@ import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { prepareTunnelAuth } from '../adapters/tunnel-auth.js';
 import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
-import { checkExtraArgs } from '../config/ssh-options.js';
+import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
@@ -44,7 +44,8 @@ export interface BuildOptions {
   stateDirExplicit: boolean;
   logger: Logger;
   gate?: HandshakeGate;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   /** Reachability probe; tunnels of one process share one (see sharedProbe). */
   probeTcp?: ProbeTcp;
 }
@@ -66,8 +67,6 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     throw e;
   }
   const args = buildSshArgs(spec, auth.files);
-  const extra = checkExtraArgs(spec.extraArgs);
-  const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -77,29 +76,16 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   });
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
-  const tunnel = new Tunnel(spec, {
+  const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files) }, {
     clock: realClock,
     spawnSsh: auth.wrap(makeSpawnSsh({ ...opts.tools, env: auth.env })),
     probeTcp: opts.probeTcp ?? probeTcp,
     probeUnix,
     random,
     ...(opts.gate ? { gate: opts.gate } : {}),
-    ...(opts.liveness ? { liveness: opts.liveness } : {}),
-    args,
-    indirect,
-    extraRemoteForwards: extra.addsRemoteForward,
-    hintContext: {
-      host: spec.server.host,
-      port: spec.server.port,
-      user: spec.server.user,
-      hostKeyMode: spec.server.hostKey.mode,
-      knownHostsFile: prepared.files.knownHostsFile,
-      ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
-      remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
-      ...auth.hints,
-    },
+    ...(opts.probeMonitor ? { probeMonitor: opts.probeMonitor } : {}),
   });
-  if (!indirect) watchGatewayPorts(tunnel, spec, opts.probeTcp ?? probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
+  if (!spec.ssh.proxied) watchGatewayPorts(tunnel, spec, opts.probeTcp ?? probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
   return {
     tunnel,
     cleanup: () => {

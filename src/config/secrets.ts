@@ -4,7 +4,15 @@
  * what makes a secret file usable. Pure: reading is injected. A secret's value never appears in
  * a message, only the setting that names it.
  */
-import type { SecretSource, ServerAuth } from './spec.js';
+import type { SecretSource, ServerAuth, SettingNames } from './spec.js';
+
+/** The settings a tunnel's secrets came from, as the user wrote them. */
+export type SecretSettingNames = Pick<SettingNames, 'keyPassphrase' | 'password'>;
+
+export interface SecretSettings {
+  auth?: ServerAuth;
+  names: SecretSettingNames;
+}
 
 /** Variables whose values are secrets: read by autotunnel, never handed to a child process. */
 export const SECRET_ENV_VARS = ['SSH_KEY_PASSPHRASE', 'SSH_PASSWORD'] as const;
@@ -37,14 +45,14 @@ export function secretFileProblem(path: string, read: (path: string) => string):
 }
 
 /** Reads a secret from its source now (files are re-read at every use, so a rotated secret is picked up). */
-export function readSecret(source: SecretSource, read: (path: string) => string, env: Record<string, string | undefined>): { value: string } | { problem: string } {
+export function readSecret(source: SecretSource, setting: string, read: (path: string) => string, env: Record<string, string | undefined>): { value: string } | { problem: string } {
   if (source.file !== undefined) {
     const problem = secretFileProblem(source.file, read);
-    if (problem) return { problem: `${source.setting}=${JSON.stringify(source.file)}: ${problem}` };
+    if (problem) return { problem: `${setting}=${JSON.stringify(source.file)}: ${problem}` };
     return secretFromText(read(source.file));
   }
   const value = source.env === undefined ? undefined : env[source.env];
-  if (!value) return { problem: `${source.setting} is no longer set` };
+  if (!value) return { problem: `${setting} is no longer set` };
   return { value: value.replace(/\r?\n$/, '') };
 }
 
@@ -61,9 +69,10 @@ export function envServerAuth(
   bad: Bad,
   warnings: string[],
   keySetting = 'SSH_KEY_FILE to the encrypted private key (or mount it at /id_rsa)',
-): ServerAuth | undefined {
+): SecretSettings {
   const auth: ServerAuth = {};
-  const pick = (fileVar: string, valueVar: string, what: string): SecretSource | undefined => {
+  const names: SecretSettingNames = {};
+  const pick = (fileVar: string, valueVar: string, what: string): { source: SecretSource; setting: string } | undefined => {
     const file = env[fileVar]?.trim() || undefined;
     const inline = env[valueVar] ? env[valueVar] : undefined;
     if (file !== undefined && inline !== undefined) {
@@ -72,7 +81,7 @@ export function envServerAuth(
     }
     if (inline !== undefined) {
       warnings.push(`${valueVar} holds the ${what} in an environment variable: ${ENV_LEAKS}; prefer ${fileVar} with a Docker or Kubernetes secret`);
-      return { setting: valueVar, env: valueVar };
+      return { source: { env: valueVar }, setting: valueVar };
     }
     if (file === undefined) return undefined;
     const problem = secretFileProblem(file, read);
@@ -80,16 +89,21 @@ export function envServerAuth(
       bad(fileVar, file, problem);
       return undefined;
     }
-    return { setting: fileVar, file };
+    return { source: { file }, setting: fileVar };
   };
   const keyPassphrase = pick('SSH_KEY_PASSPHRASE_FILE', 'SSH_KEY_PASSPHRASE', 'key passphrase');
   if (keyPassphrase) {
-    if (hasKey) auth.keyPassphrase = keyPassphrase;
-    else bad(keyPassphrase.setting, undefined, `a key passphrase needs a key: set ${keySetting}`);
+    if (hasKey) {
+      auth.keyPassphrase = keyPassphrase.source;
+      names.keyPassphrase = keyPassphrase.setting;
+    } else bad(keyPassphrase.setting, undefined, `a key passphrase needs a key: set ${keySetting}`);
   }
   const password = pick('SSH_PASSWORD_FILE', 'SSH_PASSWORD', 'password');
-  if (password) auth.password = password;
-  return auth.keyPassphrase || auth.password ? auth : undefined;
+  if (password) {
+    auth.password = password.source;
+    names.password = password.setting;
+  }
+  return auth.keyPassphrase || auth.password ? { auth, names } : { names };
 }
 
 /** server.key_passphrase_file and server.password_file of a tunnels file (paths already resolved). */
@@ -97,8 +111,9 @@ export function fileServerAuth(
   fields: { keyPassphraseFile?: { value: string; fail: (why: string) => void; setting: string }; passwordFile?: { value: string; fail: (why: string) => void; setting: string } },
   read: (path: string) => string,
   keySetting: string | undefined,
-): ServerAuth | undefined {
+): SecretSettings {
   const auth: ServerAuth = {};
+  const names: SecretSettingNames = {};
   const one = (f: typeof fields.passwordFile): SecretSource | undefined => {
     if (!f) return undefined;
     const problem = secretFileProblem(f.value, read);
@@ -106,16 +121,21 @@ export function fileServerAuth(
       f.fail(problem);
       return undefined;
     }
-    return { setting: f.setting, file: f.value };
+    return { file: f.value };
   };
   const keyPassphrase = one(fields.keyPassphraseFile);
   if (keyPassphrase) {
-    if (keySetting !== undefined) auth.keyPassphrase = keyPassphrase;
-    else fields.keyPassphraseFile!.fail('a key passphrase needs a key: set server.key_file to the encrypted private key');
+    if (keySetting !== undefined) {
+      auth.keyPassphrase = keyPassphrase;
+      names.keyPassphrase = fields.keyPassphraseFile!.setting;
+    } else fields.keyPassphraseFile!.fail('a key passphrase needs a key: set server.key_file to the encrypted private key');
   }
   const password = one(fields.passwordFile);
-  if (password) auth.password = password;
-  return auth.keyPassphrase || auth.password ? auth : undefined;
+  if (password) {
+    auth.password = password;
+    names.password = fields.passwordFile!.setting;
+  }
+  return auth.keyPassphrase || auth.password ? { auth, names } : { names };
 }
 
 /** A copy of an environment without the secret variables, for every child process. */

@@ -1,7 +1,12 @@
 /**
  * Why a tunnel is not up, in plain words. ssh exits 255 for nearly every failure, so the
- * cause is read from its stderr (see classify.ts); the kind decides how fast we retry.
+ * cause is read from its stderr (see stderr.ts); the kind decides how fast we retry. The fix
+ * texts name each setting as the tunnel's own config source does (spec.settingNames): this
+ * module knows no config source.
  */
+import { knownHostsPattern } from '../config/host-keys.js';
+import type { SettingNames, TunnelSpec } from '../config/spec.js';
+import type { SshFiles } from './argv.js';
 
 /**
  * - network: the server could not be reached; retried at once when a plain TCP connect to it
@@ -85,7 +90,7 @@ export function makeCause(code: CauseCode, summary: string, extra: { hint?: stri
   return { code, kind: CAUSE_KIND[code], summary, ...extra };
 }
 
-/** What the hints need to know of the tunnel, to name the right file and command. */
+/** What the hints need to know of the tunnel, to name the right file, command and setting. */
 export interface HintContext {
   host: string;
   port: number;
@@ -95,9 +100,25 @@ export interface HintContext {
   identityFile?: string;
   /** The -R ports, for the stale-listener hint. */
   remotePorts: number[];
-  /** The settings holding a key passphrase or a password, as the user wrote them. */
-  passphraseSetting?: string;
-  passwordSetting?: string;
+  /** Each setting as the user wrote it. */
+  settings: SettingNames;
+  /** The tunnel logs in with a password (through autotunnel's askpass helper). */
+  passwordAuth?: boolean;
+}
+
+/** The hint context of a tunnel whose files are prepared. */
+export function hintContext(spec: TunnelSpec, files: SshFiles): HintContext {
+  return {
+    host: spec.server.host,
+    port: spec.server.port,
+    user: spec.server.user,
+    hostKeyMode: spec.server.hostKey.mode,
+    knownHostsFile: files.knownHostsFile,
+    ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
+    remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
+    settings: spec.settingNames,
+    ...(spec.server.auth?.password ? { passwordAuth: true } : {}),
+  };
 }
 
 /** Adds the hint that fits this tunnel's configuration to a classified cause. */
@@ -112,38 +133,39 @@ export function withHint(cause: Cause, ctx: HintContext): Cause {
  * that has one: the password was refused, which is worth its own cause and fix.
  */
 function forPassword(cause: Cause, ctx: HintContext): Cause {
-  if (cause.code !== 'permission_denied' || !ctx.passwordSetting) return cause;
+  if (cause.code !== 'permission_denied' || !ctx.passwordAuth) return cause;
   const methods = /Permission denied \(([^)]*)\)/.exec(cause.line ?? '')?.[1] ?? '';
   if (!/password|keyboard-interactive/.test(methods)) return cause;
   return { ...cause, code: 'password_rejected', kind: CAUSE_KIND.password_rejected, summary: `the server refused the password for ${ctx.user}@${ctx.host} (tried: ${methods})` };
 }
 
 function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
-  const hostPattern = ctx.port === 22 ? ctx.host : `[${ctx.host}]:${ctx.port}`;
+  const hostPattern = knownHostsPattern(ctx.host, ctx.port);
+  const names = ctx.settings;
   switch (code) {
     case 'host_key_changed':
       if (ctx.hostKeyMode === 'trust-on-first-use') {
         return `if the server's key was changed on purpose, forget the old one with: ssh-keygen -R '${hostPattern}' -f ${ctx.knownHostsFile} — otherwise someone may be intercepting the connection`;
       }
-      if (ctx.hostKeyMode === 'pinned') return 'if the server\'s key was changed on purpose, put its new public key in SSH_HOST_KEY (ssh-keyscan prints it); otherwise someone may be intercepting the connection';
+      if (ctx.hostKeyMode === 'pinned') return `if the server's key was changed on purpose, put its new public key in ${names.hostKey ?? 'the pinned host key'} (ssh-keyscan prints it); otherwise someone may be intercepting the connection`;
       return `if the server's key was changed on purpose, update its line in ${ctx.knownHostsFile} (ssh-keygen -R '${hostPattern}' -f FILE, then add the new key); otherwise someone may be intercepting the connection`;
     case 'host_key_unknown':
-      return `add the server's key to ${ctx.knownHostsFile} (check its fingerprint, then: ssh-keyscan -p ${ctx.port} ${ctx.host} >> ${ctx.knownHostsFile}), or set SSH_HOST_KEY`;
+      return `add the server's key to ${ctx.knownHostsFile} (check its fingerprint, then: ssh-keyscan -p ${ctx.port} ${ctx.host} >> ${ctx.knownHostsFile})${names.hostKey ? `, or set ${names.hostKey}` : ''}`;
     case 'permission_denied':
-      if (ctx.passwordSetting) return `the server did not offer password authentication: set PasswordAuthentication yes (or KbdInteractiveAuthentication yes with PAM) for ${ctx.user} in its sshd_config, or use a key`;
-      return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check SSH_REMOTE_USER (${ctx.user}) and SSH_KEY_FILE; keys with a passphrase cannot be used unattended`;
+      if (ctx.passwordAuth) return `the server did not offer password authentication: set PasswordAuthentication yes (or KbdInteractiveAuthentication yes with PAM) for ${ctx.user} in its sshd_config, or use a key`;
+      return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check ${names.user} (${ctx.user}) and ${names.key}; a key with a passphrase needs ${names.keyPassphrase ?? 'its passphrase configured'}`;
     case 'remote_forward_failed':
       return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 10 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within 30 s. Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
     case 'local_port_in_use':
-      return 'another process already listens on that port: stop it or choose another SSH_TUNNEL_PORT';
+      return `another process already listens on that port: stop it or choose another ${names.localPort}`;
     case 'connection_refused':
-      return `check that sshd runs on ${ctx.host} port ${ctx.port} (SSH_REMOTE_HOST, SSH_REMOTE_PORT)`;
+      return `check that sshd runs on ${ctx.host} port ${ctx.port} (${names.host}, ${names.port})`;
     case 'dns_failure':
-      return `check the spelling of SSH_REMOTE_HOST (${ctx.host}) and this machine's DNS`;
+      return `check the spelling of ${names.host} (${ctx.host}) and this machine's DNS`;
     case 'password_rejected':
-      return `check the password in ${ctx.passwordSetting} and the user ${ctx.user}; autotunnel waits the full backoff before trying again, because OpenSSH 9.8 and later penalize every failed login from this address (PerSourcePenalties). Send SIGUSR1 after fixing it to retry at once`;
+      return `check the password in ${names.password ?? 'the password setting'} and the user ${ctx.user} (${names.user}); autotunnel waits the full backoff before trying again, because OpenSSH 9.8 and later penalize every failed login from this address (PerSourcePenalties). Send SIGUSR1 after fixing it to retry at once`;
     case 'key_passphrase_wrong':
-      return `put the key's passphrase in ${ctx.passphraseSetting ?? 'SSH_KEY_PASSPHRASE_FILE'} (check it with: ssh-keygen -y -f ${ctx.identityFile ?? 'KEY'}); the file is read again before the next attempt`;
+      return `put the key's passphrase in ${names.keyPassphrase ?? 'the key passphrase setting'} (check it with: ssh-keygen -y -f ${ctx.identityFile ?? 'KEY'}); the file is read again before the next attempt`;
     case 'prompt_refused':
       return 'the server wants something autotunnel cannot give unattended (a second factor, a confirmation): give this account password-only or key authentication for the tunnel';
     case 'secret_unreadable':

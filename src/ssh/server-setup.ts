@@ -4,8 +4,8 @@
  * Pure: the public keys are given. Option names and matching are OpenSSH's (sshd(8)
  * AUTHORIZED_KEYS FILE FORMAT, sshd_config(5) PermitListen/PermitOpen).
  */
-import { bracket, describeServer, type Forward, type TunnelSpec } from '../config/spec.js';
-import { isLoopback } from '../config/validate.js';
+import { describeServer, type Forward, type TunnelSpec } from '../config/spec.js';
+import { bracket, isLoopback } from '../net/address.js';
 
 /**
  * sshd probes a silent client and drops it after 3 unanswered probes: a dead session (a client

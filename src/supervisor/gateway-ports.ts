@@ -6,7 +6,7 @@
  * the fix. Never fail the tunnel for it: a firewall between here and there may be the reason.
  */
 import { describeForward, type Forward, type TunnelSpec } from '../config/spec.js';
-import { isLoopback } from '../config/validate.js';
+import { isLoopback } from '../net/address.js';
 import type { Emitter, TunnelEvent } from './events.js';
 import type { ProbeTcp } from './ports.js';
 
