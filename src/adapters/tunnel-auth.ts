@@ -30,6 +30,17 @@ export interface TunnelAuth {
 /** Thrown when ssh-agent, ssh-add or ssh-keygen is missing (exit 69, as for ssh). */
 export class MissingAgentToolError extends Error {}
 
+/** The files ssh will be given, without starting anything (for `autotunnel check`). */
+export function planTunnelAuthFiles(spec: TunnelSpec, files: SshFiles): SshFiles {
+  const auth = spec.server.auth;
+  const identity = spec.server.identity;
+  return {
+    ...files,
+    ...(auth?.keyPassphrase && identity ? { identityFile: `<public half of ${identity.file}>`, identityAgent: "<autotunnel's ssh-agent>" } : {}),
+    ...(auth?.password ? { password: true } : {}),
+  };
+}
+
 export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: string | undefined, env: NodeJS.ProcessEnv): TunnelAuth {
   const auth = spec.server.auth;
   const childEnv = withoutSecrets(env);

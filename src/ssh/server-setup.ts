@@ -94,10 +94,11 @@ export function serverSetupText(input: ServerSetupInput): string {
         ...listens.map((l) => `permitlisten="${l}"`),
         ...opens.map((o) => `permitopen="${o}"`),
       ];
-      if (wantsRemote && listens.length === 0) options.push('permitlisten="none"');
-      if (!wantsLocal) options.push('permitopen="none"');
       out.push(`# 1. Add to ~${g.user}/.ssh/authorized_keys on ${g.host}: this key may carry exactly these forwards, nothing else.`);
       if (dynamic) out.push('#    -D (a SOCKS proxy) reaches any host and port the server can: no permitopen can narrow it to targets, so none is set; restrict what the server may reach with a firewall.');
+      // sshd rejects the whole key line for permitopen="none" (9.2, tried): the Match block's
+      // PermitOpen none / PermitListen none close the direction the tunnels do not use.
+      if (!wantsLocal || !wantsRemote) out.push(`#    The key line cannot forbid ${wantsLocal ? '-R' : '-L/-D'} by itself (authorized_keys has no "none" for ${wantsLocal ? 'permitlisten' : 'permitopen'}): the Match block below does.`);
       if (sockets.length) out.push('#    Unix-socket forwards are not covered by permitlisten/permitopen (OpenSSH has no per-socket permission for keys).');
       for (const key of unique(keyTunnels.map((t) => input.publicKeys.get(t.name)!))) out.push(`${options.join(',')} ${key}`);
     } else {
