@@ -155,7 +155,7 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
       if (ctx.passwordAuth) return `the server did not offer password authentication: set PasswordAuthentication yes (or KbdInteractiveAuthentication yes with PAM) for ${ctx.user} in its sshd_config, or use a key`;
       return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check ${names.user} (${ctx.user}) and ${names.key}; a key with a passphrase needs ${names.keyPassphrase ?? 'its passphrase configured'}`;
     case 'remote_forward_failed':
-      return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 10 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within 30 s. Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
+      return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 2 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within about 18 s (autotunnel server-setup prints the whole block). Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
     case 'local_port_in_use':
       return `another process already listens on that port: stop it or choose another ${names.localPort}`;
     case 'connection_refused':

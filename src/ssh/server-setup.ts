@@ -80,9 +80,9 @@ export function serverSetupText(input: ServerSetupInput): string {
     const listens = unique(tcpRemote.map(listenSpec));
     const opens = dynamic ? [] : unique(tcpLocal.map(openSpec));
     const beyondLoopback = tcpRemote.filter((f) => f.bindAddress !== undefined && !isLoopback(f.bindAddress));
-    const names = g.tunnels.map((t) => t.name).join(', ');
+    const names = g.tunnels.map((t) => `"${t.name}"`).join(', ');
 
-    out.push(`# ── ${g.where} (tunnel${g.tunnels.length > 1 ? 's' : ''} ${names}) ──`, '');
+    out.push(`# ── ${g.where}, for tunnel${g.tunnels.length > 1 ? 's' : ''} ${names} ──`, '');
     const keyTunnels = g.tunnels.filter((t) => input.publicKeys.has(t.name));
     if (keyTunnels.length) {
       // restrict: no pty, no agent or X11 forwarding, no ~/.ssh/rc, no forwarding; then back only

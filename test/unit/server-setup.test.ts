@@ -57,7 +57,7 @@ describe('server-setup', () => {
       spec('b', [{ kind: 'local', bindPort: 3, targetHost: 'y', targetPort: 4 }]),
     ]);
     assert.equal(t.split('\n').filter((l) => l.startsWith('Match User ')).length, 1);
-    assert.match(t, /tunnels a, b/);
+    assert.match(t, /for tunnels "a", "b"/);
     assert.ok(block(t).includes('AllowTcpForwarding yes'));
     assert.equal(keyLine(t), `restrict,port-forwarding,command="/bin/false",permitlisten="1",permitopen="y:4" ${KEY}`);
   });
