@@ -30,7 +30,7 @@ export interface AgentTools {
 }
 
 /** Why a key could not be put in the agent, as a line the tunnel's stderr rules classify. */
-export type EnsureResult = { ok: true } | { ok: false; line: string };
+export type EnsureResult = { ok: true; added: boolean } | { ok: false; line: string };
 
 interface ToolRun {
   code: number | null;
@@ -70,7 +70,7 @@ export class KeyAgent {
       return { ok: false, line: `autotunnel: cannot read the key passphrase: the key ${keyFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
     }
     const digest = createHash('sha256').update(content).update('\0').update(passphrase).digest('hex');
-    if (this.alive() && this.loaded.get(name) === digest) return { ok: true };
+    if (this.alive() && this.loaded.get(name) === digest) return { ok: true, added: false };
 
     const startError = await this.start();
     if (startError) return { ok: false, line: `autotunnel: ssh-agent failed: ${startError}` };
@@ -95,7 +95,7 @@ export class KeyAgent {
       if (added.code !== 0) return { ok: false, line: `autotunnel: ssh-add failed: ${lastLine(added.stderr).replace(copy, keyFile)}` };
       writeFileSync(pubPath, pub.stdout.trim() + '\n', { mode: 0o600 });
       this.loaded.set(name, digest);
-      return { ok: true };
+      return { ok: true, added: true };
     } finally {
       rmSync(copy, { force: true });
       rmSync(secret, { force: true });

@@ -10,7 +10,7 @@ import { readSecret, withoutSecrets } from '../config/secrets.js';
 import type { SshFiles } from '../ssh/argv.js';
 import type { SpawnSsh } from '../supervisor/ports.js';
 import { askpassEnv, writeSecretFile } from './askpass.js';
-import { KeyAgent } from './ssh-agent.js';
+import { KeyAgent, type EnsureResult } from './ssh-agent.js';
 import { makeRuntimeDir } from './ssh-files.js';
 import { spawnAfter, type Preparation } from './prepared-spawn.js';
 import { findExecutable } from './ssh-process.js';
@@ -22,8 +22,11 @@ export interface TunnelAuth {
   env: NodeJS.ProcessEnv;
   /** Wraps the ssh spawner so the secrets are in place before each start. */
   wrap(spawnSsh: SpawnSsh): SpawnSsh;
-  /** The agent, when there is one (for tests and logs). */
-  agent?: KeyAgent;
+  /**
+   * On reload: puts a key changed in place into the agent now rather than at the next
+   * connection, so a mistake shows at once. Resolves to what to log, if anything.
+   */
+  refresh(): Promise<{ level: 'info' | 'warn'; message: string } | undefined>;
   cleanup(): void;
 }
 
@@ -44,7 +47,7 @@ export function planTunnelAuthFiles(spec: TunnelSpec, files: SshFiles): SshFiles
 export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: string | undefined, env: NodeJS.ProcessEnv): TunnelAuth {
   const auth = spec.server.auth;
   const childEnv = withoutSecrets(env);
-  if (!auth) return { files, env: childEnv, wrap: (s) => s, cleanup: () => {} };
+  if (!auth) return { files, env: childEnv, wrap: (s) => s, refresh: async () => undefined, cleanup: () => {} };
   const names = spec.settingNames;
 
   const dir = makeRuntimeDir();
@@ -52,6 +55,7 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
   const out: SshFiles = { ...files };
   let sshEnv = childEnv;
   let agent: KeyAgent | undefined;
+  let addKey: (() => Promise<EnsureResult>) | undefined;
   const read = (p: string) => readFileSync(p, 'utf8');
 
   const passphrase = auth.keyPassphrase;
@@ -66,10 +70,14 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
     out.identityFile = agent.publicKeyPath(spec.name);
     out.identityAgent = agent.socket;
     const keyAgent = agent;
-    steps.push(async () => {
+    addKey = async () => {
       const secret = readSecret(passphrase, names.keyPassphrase ?? 'the key passphrase', read, env);
-      if ('problem' in secret) return `autotunnel: cannot read the key passphrase: ${secret.problem}`;
-      const r = await keyAgent.ensureKey(spec.name, identity.file, secret.value);
+      if ('problem' in secret) return { ok: false, line: `autotunnel: cannot read the key passphrase: ${secret.problem}` };
+      return keyAgent.ensureKey(spec.name, identity.file, secret.value);
+    };
+    const add = addKey;
+    steps.push(async () => {
+      const r = await add();
       return r.ok ? undefined : r.line;
     });
   }
@@ -111,7 +119,12 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
         return p;
       };
     },
-    ...(agent ? { agent } : {}),
+    refresh: async () => {
+      if (!addKey) return undefined;
+      const r = await addKey();
+      if (!r.ok) return { level: 'warn', message: `after the reload the key could not be put in the agent (the running ssh is not affected; the next connection will try again): ${r.line.replace(/^autotunnel: /, '')}` };
+      return r.added ? { level: 'info', message: `the key ${identity!.file} or its passphrase changed: added again to autotunnel's agent` } : undefined;
+    },
     cleanup: () => {
       agent?.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -40,8 +40,10 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
   const probe = sharedProbe(probeTcp);
-  const build = (spec: FileConfig['tunnels'][number]) =>
-    buildTunnel(spec, {
+  // Each built tunnel's key refresh, run for the tunnels a reload leaves untouched.
+  const refreshers = new Map<string, () => Promise<void>>();
+  const build = (spec: FileConfig['tunnels'][number]) => {
+    const built = buildTunnel(spec, {
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(env),
       stateDirExplicit: settings.stateDir !== undefined,
@@ -49,6 +51,9 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       gate,
       probeTcp: probe,
     });
+    refreshers.set(spec.name, built.refresh);
+    return built;
+  };
 
   const supervisor = new Supervisor();
   await supervisor.reconcile(config.tunnels, build);
@@ -72,6 +77,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       config.warnings.forEach((w) => logger.log('warn', w));
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
       const r = await supervisor.reconcile(config.tunnels, build);
+      for (const name of r.removed) refreshers.delete(name);
+      await Promise.all(r.unchanged.map((name) => refreshers.get(name)?.()));
       logger.log('info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged`, {
         added: r.added,
         removed: r.removed,

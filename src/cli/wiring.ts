@@ -51,7 +51,7 @@ export interface BuildOptions {
 }
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
-export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
+export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised & { refresh: () => Promise<void> } {
   const prepared = prepareSshFiles(spec, opts.stateDir, opts.stateDirExplicit);
   const log = (level: 'info' | 'warn', m: string) => opts.logger.log(level, m, { tunnel: spec.name });
   prepared.notices.forEach((m) => log('info', m));
@@ -88,6 +88,11 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   if (!spec.ssh.proxied) watchGatewayPorts(tunnel, spec, opts.probeTcp ?? probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
   return {
     tunnel,
+    // A reload keeps an unchanged tunnel's ssh; its key is checked again now (see tunnel-auth.ts).
+    refresh: async () => {
+      const said = await auth.refresh();
+      if (said) opts.logger.log(said.level, said.message, { tunnel: spec.name });
+    },
     cleanup: () => {
       auth.cleanup();
       prepared.cleanup();

@@ -38,6 +38,27 @@ function encryptedKey(server: TestSshd, dir: string): { key: string; passphrase:
   return { key, passphrase, passphraseFile };
 }
 
+/**
+ * Rotates a key in place: a new key with a new passphrase written over the old files, and only
+ * the new key authorized on the server. Returns the new public key's base64 part.
+ */
+function rotateKey(server: TestSshd, key: string, passphraseFile: string): string {
+  const fresh = join(tempDir(), 'fresh');
+  const passphrase = `pp-${randomBytes(12).toString('hex')}`;
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', fresh]);
+  writeFileSync(join(server.dir, 'authorized_keys'), readFileSync(`${fresh}.pub`));
+  writeFileSync(key, readFileSync(fresh));
+  writeFileSync(passphraseFile, passphrase + '\n');
+  return readFileSync(`${fresh}.pub`, 'utf8').split(' ')[1]!;
+}
+
+/** The keys (base64 parts) in the agent the ssh process `pid` is pointed at. */
+function agentKeysOf(pid: number): string[] {
+  const ssh = listProcesses((p) => p.pid === pid)[0]!;
+  const socket = ssh.argv.find((a) => a.startsWith('IdentityAgent='))!.slice('IdentityAgent='.length);
+  return execFileSync('ssh-add', ['-L'], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).toString().trim().split('\n').map((l) => l.split(' ')[1]!);
+}
+
 /** ssh-agent processes started by the autotunnel process `pid` (their socket names it). */
 function agentsOf(pid: number) {
   return listProcesses((p) => p.argv.some((a) => /ssh-agent$/.test(a)) && p.argv.some((a) => a.includes(`/autotunnel-${pid}-`)));
@@ -125,22 +146,40 @@ describe('a key with a passphrase, through autotunnel\'s own ssh-agent', () => {
     const port = await freePort();
     const r = bed.run(envFor(own, { SSH_MODE: '-L', SSH_KEY_FILE: key, SSH_KEY_PASSPHRASE_FILE: passphraseFile, SSH_TUNNEL_PORT: String(port), SSH_TARGET_PORT: String(echoPort()) }));
     const up = await waitForLog(r.cli, { state: 'up' }, UP_TIMEOUT_MS);
-    // Rotate: a new key with a new passphrase, and only the new key authorized.
-    const fresh = join(dir, 'fresh');
-    const newPassphrase = `pp-${randomBytes(12).toString('hex')}`;
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', newPassphrase, '-f', fresh]);
-    writeFileSync(join(own.dir, 'authorized_keys'), readFileSync(`${fresh}.pub`));
-    writeFileSync(key, readFileSync(fresh));
-    writeFileSync(passphraseFile, newPassphrase + '\n');
+    const freshPub = rotateKey(own, key, passphraseFile);
     const mark = r.cli.mark();
     process.kill(up.pid!, 'SIGKILL');
     const again = await waitForLog(r.cli, { state: 'up' }, UP_TIMEOUT_MS, mark);
     assert.notEqual(again.pid, up.pid);
     assert.equal(await roundTrip('127.0.0.1', port), true);
-    const ssh = listProcesses((p) => p.pid === again.pid)[0]!;
-    const socket = ssh.argv.find((a) => a.startsWith('IdentityAgent='))!.slice('IdentityAgent='.length);
-    const listed = execFileSync('ssh-add', ['-L'], { env: { ...process.env, SSH_AUTH_SOCK: socket } }).toString().trim().split('\n');
-    assert.deepEqual(listed.map((l) => l.split(' ')[1]), [readFileSync(`${fresh}.pub`, 'utf8').split(' ')[1]], 'the agent holds the new key only');
+    assert.deepEqual(agentKeysOf(again.pid!), [freshPub], 'the agent holds the new key only');
+  });
+
+  it('tunnels file: a key rotated in place is added again on reload (SIGHUP), without touching the running ssh', async () => {
+    const own = await bed.sshd();
+    const dir = tempDir();
+    const { key, passphraseFile } = encryptedKey(own, dir);
+    const port = await freePort();
+    const config = join(dir, 'tunnels.yaml');
+    writeFileSync(config, `tunnels:
+  - name: db
+    server: { host: 127.0.0.1, port: ${own.port}, user: ${own.user}, key_file: ${key}, key_passphrase_file: ${passphraseFile}, known_hosts_file: ${own.knownHostsPath} }
+    forwards:
+      - local: 127.0.0.1:${port}
+        to: 127.0.0.1:${echoPort()}
+`);
+    const r = bed.run({ AUTOTUNNEL_LOG_FORMAT: 'json', SSH_AUTH_SOCK: undefined }, ['run', '-c', config]);
+    const up = await waitForLog(r.cli, { state: 'up' }, UP_TIMEOUT_MS);
+    const freshPub = rotateKey(own, key, passphraseFile);
+    const mark = r.cli.mark();
+    r.cli.signal('SIGHUP');
+    const added = await waitForLog(r.cli, { msg: /changed: added again to autotunnel's agent$/ }, UP_TIMEOUT_MS, mark);
+    assert.equal(added.tunnel, 'db');
+    assert.equal(logLines(r.cli, mark).some((l) => l.state === 'connecting'), false, 'the running ssh was left alone');
+    assert.deepEqual(agentKeysOf(up.pid!), [freshPub], 'the agent holds the new key only');
+    process.kill(up.pid!, 'SIGKILL');
+    await waitForLog(r.cli, { state: 'up', attempt: 2 }, UP_TIMEOUT_MS, mark);
+    assert.equal(await roundTrip('127.0.0.1', port), true);
   });
 
   it('SSH_KEY_PASSPHRASE works too, with a warning, and stays out of ssh\'s and the agent\'s environment', async () => {
