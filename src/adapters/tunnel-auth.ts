@@ -33,6 +33,16 @@ export interface TunnelAuth {
 /** Thrown when ssh-agent, ssh-add or ssh-keygen is missing (exit 69, as for ssh). */
 export class MissingAgentToolError extends Error {}
 
+/**
+ * The spec whose files are prepared as for any tunnel: without the identity when autotunnel's
+ * agent holds the key (the agent reads the key file itself; no private copy of it is needed).
+ */
+export function specForFiles(spec: TunnelSpec): TunnelSpec {
+  if (!spec.server.auth?.keyPassphrase || !spec.server.identity) return spec;
+  const { identity: _inAgent, ...server } = spec.server;
+  return { ...spec, server };
+}
+
 /** The files ssh will be given, without starting anything (for `autotunnel check`). */
 export function planTunnelAuthFiles(spec: TunnelSpec, files: SshFiles): SshFiles {
   const auth = spec.server.auth;

@@ -5,7 +5,7 @@ import { findExecutable, makeSpawnSsh, processState } from '../adapters/ssh-proc
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
-import { prepareTunnelAuth } from '../adapters/tunnel-auth.js';
+import { prepareTunnelAuth, specForFiles } from '../adapters/tunnel-auth.js';
 import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
@@ -69,7 +69,7 @@ export function reportStaleListenerCure(specs: TunnelSpec[], cure: StaleListener
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
 export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised & { refresh: () => Promise<void> } {
-  const prepared = prepareSshFiles(spec, opts.stateDir, opts.stateDirExplicit);
+  const prepared = prepareSshFiles(specForFiles(spec), opts.stateDir, opts.stateDirExplicit);
   const log = (level: 'info' | 'warn', m: string) => opts.logger.log(level, m, { tunnel: spec.name });
   prepared.notices.forEach((m) => log('info', m));
   prepared.warnings.forEach((m) => log('warn', m));

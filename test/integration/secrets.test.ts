@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestSshd, freePort } from '../harness/sshd.js';
@@ -182,8 +182,9 @@ describe('a key with a passphrase, through autotunnel\'s own ssh-agent', () => {
     assert.equal(await roundTrip('127.0.0.1', port), true);
   });
 
-  it('SSH_KEY_PASSPHRASE works too, with a warning, and stays out of ssh\'s and the agent\'s environment', async () => {
+  it('SSH_KEY_PASSPHRASE works too, with a warning, and stays out of ssh\'s and the agent\'s environment; a 0444 key (a Docker secret) is fine', async () => {
     const { key, passphrase } = encryptedKey(server, tempDir());
+    chmodSync(key, 0o444);
     const port = await freePort();
     const http = `127.0.0.1:${await freePort()}`;
     const r = bed.run(envFor(server, { SSH_MODE: '-L', SSH_KEY_FILE: key, SSH_KEY_PASSPHRASE: passphrase, SSH_TUNNEL_PORT: String(port), SSH_TARGET_PORT: String(echoPort()), AUTOTUNNEL_LOG_LEVEL: 'debug', AUTOTUNNEL_HTTP: http }));
