@@ -49,7 +49,7 @@ export function planTunnelAuthFiles(spec: TunnelSpec, files: SshFiles): SshFiles
   const identity = spec.server.identity;
   return {
     ...files,
-    ...(auth?.keyPassphrase && identity ? { identityFile: `<public half of ${identity.file}>`, identityAgent: "<autotunnel's ssh-agent>" } : {}),
+    ...(auth?.keyPassphrase && identity ? { identityFile: `<private dir>/${spec.name}.pub`, identityAgent: '<private dir>/agent.sock' } : {}),
     ...(auth?.password ? { password: true } : {}),
   };
 }

@@ -51,6 +51,14 @@ describe('server-setup', () => {
     assert.match(t, /-D \(a SOCKS proxy\) reaches any host/);
     assert.ok(block(t).includes('PermitOpen any'));
   });
+  test('a password tunnel: no key line, password authentication allowed for that user only', () => {
+    const s = testSpec('pw', [{ kind: 'local', bindPort: 1, targetHost: 'db', targetPort: 5432 }], { user: 'tunnel', host: 'vps', port: 22 });
+    s.server.auth = { password: { file: '/pw' } };
+    const t = serverSetupText({ specs: [s], publicKeys: new Map() });
+    assert.equal(t.split('\n').some((l) => l.startsWith('restrict,')), false);
+    assert.match(t, /No key: these tunnels log in with a password/);
+    assert.ok(block(t).includes('PasswordAuthentication yes'));
+  });
   test('tunnels to one server and user share one block; the forwards add up', () => {
     const t = text([
       spec('a', [{ kind: 'remote', bindPort: 1, targetHost: 'x', targetPort: 2 }]),
