@@ -10,7 +10,9 @@ import type { TunnelSpec } from '../config/spec.js';
 /** The spec with its key file's digest; unchanged when it has no key file or the file cannot be read (ssh will say why). */
 export function withKeyDigest(spec: TunnelSpec): TunnelSpec {
   const identity = spec.server.identity;
-  if (!identity) return spec;
+  // A key with a passphrase lives in autotunnel's agent, which a reload refreshes in place
+  // (adapters/tunnel-auth.ts): no copy to renew, and the running ssh is left alone.
+  if (!identity || spec.server.auth?.keyPassphrase) return spec;
   let contentDigest: string;
   try {
     contentDigest = createHash('sha256').update(readFileSync(identity.file)).digest('hex');

@@ -17,6 +17,8 @@ export interface PreparedFiles {
   files: SshFiles;
   notices: string[];
   warnings: string[];
+  /** The tunnel's private 0700 directory (made on first use), for files written after these. */
+  privateDir(): string;
   /** Removes the private copies; safe to call more than once. */
   cleanup(): void;
 }
@@ -174,8 +176,7 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
     }
     const readyMarker = readyMarkerPath(runtime(), warnings);
     const files: SshFiles = { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) };
-    if (needsJumpConfig(spec)) files.configFile = writeJumpConfig(spec, files, runtime());
-    return { files, notices, warnings, cleanup };
+    return { files, notices, warnings, privateDir: runtime, cleanup };
   } catch (e) {
     cleanup();
     throw e;
@@ -200,7 +201,14 @@ function usableStateDir(dir: string, explicit: boolean, warnings: string[], runt
   }
 }
 
-/** Writes the private ssh_config the jump connections read (see ssh/jump.ts); returns its path. */
+/**
+ * The files with the private ssh_config the jump connections read (see ssh/jump.ts), when the
+ * tunnel needs one; `files` are final (an agent-held key's public half and socket included).
+ */
+export function withJumpConfig(spec: TunnelSpec, files: SshFiles, privateDir: () => string): SshFiles {
+  return needsJumpConfig(spec) ? { ...files, configFile: writeJumpConfig(spec, files, privateDir()) } : files;
+}
+
 function writeJumpConfig(spec: TunnelSpec, files: SshFiles, dir: string): string {
   const path = join(dir, `${spec.name}.ssh_config`);
   if (!safeForProxyCommand(path)) {

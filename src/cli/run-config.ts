@@ -60,8 +60,10 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const watches = new ServerWatches(realClock);
   const cure = staleListenerCure(readCureFacts(tools.ss));
   reportStaleListenerCure(config.tunnels, cure, logger);
-  const build = (spec: FileConfig['tunnels'][number]) =>
-    buildTunnel(spec, {
+  // Each built tunnel's key refresh, run for the tunnels a reload leaves untouched.
+  const refreshers = new Map<string, () => Promise<void>>();
+  const build = (spec: FileConfig['tunnels'][number]) => {
+    const built = buildTunnel(spec, {
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(env),
       stateDirExplicit: settings.stateDir !== undefined,
@@ -70,6 +72,9 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       cure,
       watch: watches.for(spec.server.host, spec.server.port),
     });
+    refreshers.set(spec.name, built.refresh);
+    return built;
+  };
 
   const supervisor = new Supervisor();
   await startTunnels(supervisor, config.tunnels.map(withKeyDigest), build);
@@ -95,6 +100,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
       // Key files are read again: a key rotated in place is a changed tunnel.
       const r = await supervisor.reconcile(config.tunnels.map(withKeyDigest), build);
+      for (const name of r.removed) refreshers.delete(name);
+      await Promise.all(r.unchanged.map((name) => refreshers.get(name)?.()));
       keyWatches.sync(config.tunnels);
       logReconcileFailures(logger, why, r);
       const nothing = !r.added.length && !r.removed.length && !r.changed.length && !r.failed.length;

@@ -37,8 +37,10 @@ export async function runSingle(run: SingleRun): Promise<number> {
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const cure = staleListenerCure(readCureFacts(tools.ss));
   reportStaleListenerCure([spec], cure, logger);
-  const build = (s: TunnelSpec) =>
-    buildTunnel(s, {
+  // The running tunnel's key refresh (a key held by autotunnel's agent), for a SIGHUP.
+  let refresh = async (): Promise<void> => {};
+  const build = (s: TunnelSpec) => {
+    const built = buildTunnel(s, {
       cure,
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(run.env),
@@ -46,19 +48,23 @@ export async function runSingle(run: SingleRun): Promise<number> {
       logger,
       ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
     });
+    refresh = built.refresh;
+    return built;
+  };
   const supervisor = new Supervisor();
   await startTunnels(supervisor, [withKeyDigest(spec)], build);
   run.onSupervisor?.(supervisor);
-  const hooks: LifecycleHooks = { ...run.hooks, onHangup: run.hooks?.onHangup ?? keyReloader(spec, supervisor, build, logger) };
+  const hooks: LifecycleHooks = { ...run.hooks, onHangup: run.hooks?.onHangup ?? keyReloader(spec, supervisor, build, () => refresh(), logger) };
   return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), hooks });
 }
 
 /**
  * SIGHUP with one tunnel from variables or a command line: the settings were read at start, but
  * the key file is read again — a key rotated in place (a secret) restarts the tunnel with a new
- * private copy. Reloads run one at a time.
+ * private copy, or, held by autotunnel's agent (a key with a passphrase), is put in the agent
+ * again. Reloads run one at a time.
  */
-function keyReloader(spec: TunnelSpec, supervisor: Supervisor, build: (s: TunnelSpec) => Supervised, logger: Logger): () => void {
+function keyReloader(spec: TunnelSpec, supervisor: Supervisor, build: (s: TunnelSpec) => Supervised, refresh: () => Promise<void>, logger: Logger): () => void {
   const why = 'SIGHUP received';
   let reloading = Promise.resolve();
   return () => {
@@ -72,6 +78,8 @@ function keyReloader(spec: TunnelSpec, supervisor: Supervisor, build: (s: Tunnel
         const r = await supervisor.reconcile([withKeyDigest(spec)], build);
         logReconcileFailures(logger, why, r);
         if (r.changed.length) logger.log('info', `${why}: the key file ${file} changed: reconnecting with the new key`, { tunnel: spec.name });
+        // A key in autotunnel's agent is refreshed there (it says so itself when it changed).
+        else if (spec.server.auth?.keyPassphrase) await refresh();
         else if (!r.failed.length) logger.log('info', `${why}: nothing changed (the key file ${file} is the same; other settings are read at start only)`, { tunnel: spec.name });
       })
       .catch((e: unknown) => logger.log('error', `${why}: reload failed: ${e instanceof Error ? e.message : String(e)}`));

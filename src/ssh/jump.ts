@@ -98,6 +98,8 @@ export function jumpSshConfig(spec: TunnelSpec, files: SshFiles): string {
     `  ServerAliveCountMax ${spec.keepalive.countMax}`,
   ];
   if (files.identityFile) lines.push(`  IdentityFile ${sshConfigPath(files.identityFile)}`, '  IdentitiesOnly yes');
+  // A key with a passphrase is offered from autotunnel's own agent, to the jump hosts as well.
+  if (files.identityAgent) lines.push(`  IdentityAgent ${sshConfigPath(files.identityAgent)}`);
   // What ssh would have read without -F; a missing file is skipped.
   lines.push('Include ~/.ssh/config', 'Include /etc/ssh/ssh_config');
   return lines.join('\n') + '\n';

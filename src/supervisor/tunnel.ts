@@ -51,11 +51,6 @@ export interface TunnelDeps {
   abortOrphans?: (address: string, port: number) => void;
   /** ssh's process state ('S', 'T'…): a stopped ssh is replaced (stuck.ts); absent → not watched. */
   processState?: ProcessState;
-  /**
-   * Runs before each ssh is started (after its handshake slot is granted); ssh starts once it
-   * settles. Used to remove a Unix socket file a previous ssh left behind (adapters/stale-socket.ts).
-   */
-  beforeSpawn?: () => Promise<void>;
 }
 
 /** What ssh runs with: its arguments and the context of its fix texts, both from the spec and its prepared files. */
@@ -202,11 +197,7 @@ export class Tunnel {
     }
   }
 
-  private spawnAttempt(release: Release | undefined, prepared = false): void {
-    if (this.deps.beforeSpawn && !prepared) {
-      this.prepareThenSpawn(this.deps.beforeSpawn, release);
-      return;
-    }
+  private spawnAttempt(release: Release | undefined): void {
     let process: SshProcess;
     try {
       process = this.deps.spawnSsh(this.command.args);
@@ -243,19 +234,6 @@ export class Tunnel {
       const { intervalSec, countMax } = this.spec.keepalive;
       watchForStuck(process.pid, processState, intervalSec * (countMax + 1) * 1000, this.deps.clock, attempt.scope.signal, (cause) => this.killAttempt(attempt, cause, 'SIGKILL'));
     }
-  }
-
-  /** Connecting (with no ssh yet, as when queued for a slot) while beforeSpawn runs; a stop meanwhile wins. */
-  private prepareThenSpawn(prepare: () => Promise<void>, release: Release | undefined): void {
-    const attemptNo = this.attemptNo;
-    this.attempt = undefined;
-    if (this.current !== 'connecting') this.setState('connecting', {});
-    void prepare()
-      .catch(() => undefined)
-      .then(() => {
-        if (this.attemptNo !== attemptNo || this.current !== 'connecting' || this.attempt) release?.();
-        else this.spawnAttempt(release, true);
-      });
   }
 
   private onLine(attempt: Attempt, raw: string): void {

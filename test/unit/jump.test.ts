@@ -52,6 +52,8 @@ describe('the private ssh_config', () => {
     }
     assert.ok(lines.indexOf('Include ~/.ssh/config') > lines.indexOf('IdentitiesOnly yes'), 'ours first: ssh keeps the first value');
     assert.match(jumpSshConfig(spec({ jump: ['j'] }), { knownHostsFile: '/kh' }), /StrictHostKeyChecking yes\n/);
+    const agent = jumpSshConfig(spec({ jump: ['j'] }), { knownHostsFile: '/kh', identityFile: '/p/t.pub', identityAgent: '/p/agent.sock' });
+    assert.match(agent, /IdentityFile \/p\/t\.pub\n  IdentitiesOnly yes\n  IdentityAgent \/p\/agent\.sock\n/, 'a key held by our agent is offered to the jump hosts too');
   });
 
   it('is given with -F, before everything else ssh reads', () => {
