@@ -12,7 +12,23 @@ export interface LifecycleHooks {
   onRunning?: (stop: (reason: string, code: number) => void) => void;
 }
 
-export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: () => void, hooks: LifecycleHooks = {}): Promise<number> {
+type Signal = 'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP';
+
+/** What the lifecycle needs of `process`: its signals and its exit; injected so tests can send signals. */
+export interface LifecycleProcess {
+  on(signal: Signal, listener: () => void): unknown;
+  removeAllListeners(signal: Signal): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+  exit(code: number): void;
+}
+
+export function runUntilSignal(
+  supervisor: Supervisor,
+  logger: Logger,
+  cleanup: () => void,
+  hooks: LifecycleHooks = {},
+  proc: LifecycleProcess = process,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     let exitCode = 0;
@@ -21,7 +37,7 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
         // A second signal: the user is impatient; ssh gets SIGKILL from its parent-death signal.
         logger.log('warn', `${reason} again: exiting now`);
         cleanup();
-        process.exit(code);
+        proc.exit(code);
       }
       stopping = true;
       exitCode = code;
@@ -38,22 +54,22 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
       if (finished) return;
       finished = true;
       cleanup();
-      for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) process.removeAllListeners(s);
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) proc.removeAllListeners(s);
       resolve(exitCode);
     };
-    process.on('SIGTERM', () => stop('SIGTERM received', 0));
-    process.on('SIGINT', () => stop('SIGINT received', 0));
+    proc.on('SIGTERM', () => stop('SIGTERM received', 0));
+    proc.on('SIGINT', () => stop('SIGINT received', 0));
     // Always handled: without a listener Node would open its inspector on SIGUSR1.
-    process.on('SIGUSR1', () => {
+    proc.on('SIGUSR1', () => {
       logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
       supervisor.retryAll('SIGUSR1 received');
     });
-    process.on('SIGHUP', () => {
+    proc.on('SIGHUP', () => {
       if (hooks.onHangup) hooks.onHangup();
       else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
     });
     // Best effort on any other way out: never leave a key copy behind.
-    process.once('exit', cleanup);
+    proc.once('exit', cleanup);
     supervisor.startAll();
     hooks.onRunning?.(stop);
   });

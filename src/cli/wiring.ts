@@ -9,7 +9,7 @@ import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock, type ProbeTcp } from '../supervisor/ports.js';
+import { realClock, type ProbeTcp } from '../supervisor/world.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface SshTools {

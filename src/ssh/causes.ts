@@ -33,7 +33,6 @@ export type CauseCode =
   | 'ssh_option_rejected'
   | 'handshake_timeout'
   | 'connect_stalled'
-  | 'local_port_not_accepting'
   | 'monitor_failed'
   | 'retry_requested'
   | 'killed'
@@ -68,7 +67,6 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   ssh_option_rejected: 'permanent',
   handshake_timeout: 'transient',
   connect_stalled: 'network',
-  local_port_not_accepting: 'transient',
   monitor_failed: 'network',
   retry_requested: 'transient',
   killed: 'transient',

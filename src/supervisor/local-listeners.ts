@@ -4,7 +4,7 @@
  */
 import type { Forward } from '../config/spec.js';
 import { connectAddress } from '../net/address.js';
-import { sleep, type Clock, type ProbeTcp } from './ports.js';
+import { sleep, type Clock, type ProbeTcp } from './world.js';
 import { PROBE_TIMEOUT_MS } from './reachability.js';
 
 /** Between attempts to connect to a local forward ssh said it listens on. */

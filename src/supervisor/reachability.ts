@@ -5,7 +5,7 @@
  * it acts through two callbacks and ends a watch through the scope it passes in, or stop().
  */
 import { makeCause, type Cause } from '../ssh/causes.js';
-import { after, type Clock, type ProbeTcp } from './ports.js';
+import { after, type Clock, type ProbeTcp } from './world.js';
 
 /** Once the server answers, one reachability probe a second; each is given this long to connect. */
 export const PROBE_INTERVAL_MS = 1_000;

@@ -4,7 +4,7 @@
  * readiness (readiness.ts, local-listeners.ts), server reachability (reachability.ts), the -M
  * monitor (monitor.ts), kill escalation (terminate.ts), the delay (backoff.ts), the handshake
  * gate. Each ssh run and each backoff wait has one AbortController: whatever it started (timers,
- * probes) ends with it. The outside world is injected (ports.ts): tested on a fake clock.
+ * probes) ends with it. The outside world is injected (world.ts): tested on a fake clock.
  */
 import type { TunnelSpec } from '../config/spec.js';
 import { makeCause, withHint, type Cause, type HintContext } from '../ssh/causes.js';
@@ -14,7 +14,7 @@ import { Emitter, compact, type Notice, type StateChange, type TunnelEvent, type
 import type { HandshakeGate, Release } from './handshake-gate.js';
 import { confirmListening } from './local-listeners.js';
 import { watchMonitor } from './monitor.js';
-import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './ports.js';
+import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './world.js';
 import { ForwardReadiness, type ReadinessStep } from './readiness.js';
 import { ServerReachability } from './reachability.js';
 import { terminate } from './terminate.js';
@@ -62,7 +62,7 @@ interface Attempt {
   /** Set by stop(): called once ssh is gone. */
   onGone?: () => void;
   /** The handshake slot, given back once up or gone. */
-  release?: Release;
+  release: Release | undefined;
 }
 
 export class Tunnel {
@@ -186,7 +186,7 @@ export class Tunnel {
       scope: new AbortController(),
       gone: new AbortController(),
       wasUp: false,
-      ...(release ? { release } : {}),
+      release,
     };
     this.attempt = attempt;
     process.onLine((line) => this.onLine(attempt, line));
@@ -258,7 +258,7 @@ export class Tunnel {
     attempt.wasUp = true;
     this.upSince = now;
     const allocated = attempt.readiness.allocated;
-    this.setState('up', { pid: attempt.process.pid, connectMs: now - attempt.startedAt, ...(allocated.length ? { allocatedPorts: [...allocated] } : {}) });
+    this.setState('up', { pid: attempt.process.pid, connectMs: now - attempt.startedAt, allocatedPorts: allocated.length ? [...allocated] : undefined });
     after(this.deps.clock, this.spec.backoff.stableAfterMs, attempt.scope.signal, () => {
       this.failures = 0;
     });
@@ -298,7 +298,7 @@ export class Tunnel {
     const upForMs = wasUp && this.upSince !== undefined ? now - this.upSince : undefined;
     this.upSince = undefined;
     const delayMs = retryDelayMs({ failures: this.failures, wasUp, cause, policy: this.spec.backoff, random: this.deps.random() });
-    this.setState('backoff', { cause, delayMs, ...(upForMs !== undefined ? { upForMs } : {}) });
+    this.setState('backoff', { cause, delayMs, upForMs });
     this.startWait(delayMs, cause);
   }
 

@@ -20,7 +20,7 @@ describe('sharedProbe', () => {
   it('100 tunnels asking about one server within the window: one probe, the same answer for all', async () => {
     let t = 1_000;
     const c = counting();
-    const probe = sharedProbe(c.probe, () => t);
+    const probe = sharedProbe(c.probe, { now: () => t });
     const answers = await Promise.all(Array.from({ length: 100 }, () => probe('db', 22, 1000)));
     assert.equal(c.calls.length, 1);
     assert.deepEqual(new Set(answers), new Set([false]));
@@ -32,7 +32,7 @@ describe('sharedProbe', () => {
   it('an older result is not reused: the server may be back', async () => {
     let t = 1_000;
     const c = counting();
-    const probe = sharedProbe(c.probe, () => t);
+    const probe = sharedProbe(c.probe, { now: () => t });
     assert.equal(await probe('db', 22, 1000), false);
     c.set(true);
     t += SHARED_PROBE_MAX_AGE_MS;
@@ -42,7 +42,7 @@ describe('sharedProbe', () => {
 
   it('different servers (or ports) are probed separately', async () => {
     const c = counting();
-    const probe = sharedProbe(c.probe, () => 0);
+    const probe = sharedProbe(c.probe, { now: () => 0 });
     await Promise.all([probe('a', 22, 1000), probe('b', 22, 1000), probe('a', 2222, 1000), probe('a', 22, 1000)]);
     assert.deepEqual(c.calls.sort(), ['a:22', 'a:2222', 'b:22']);
   });
