@@ -1,9 +1,9 @@
-/** retryDelayMs: the wait before the next attempt, for each kind of failure, as a table. */
-import { describe, test } from 'node:test';
+/** retryDelayMs: the wait before the next attempt, for each kind of failure, as tables. */
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_BACKOFF, type BackoffSpec } from '../../src/config/spec.js';
 import { makeCause, type CauseCode } from '../../src/ssh/causes.js';
-import { retryDelayMs } from '../../src/supervisor/backoff.js';
+import { DROP_MIN_MS, DROP_SPREAD_MS, PENALTY_RETRY_MS, retryDelayMs } from '../../src/supervisor/backoff.js';
 
 // DEFAULT_BACKOFF: 200 ms doubling to a 30 s cap, ±20 % jitter. random 0.5 means no jitter
 // (except for permanent causes, whose jitter only ever shortens the cap).
@@ -37,4 +37,29 @@ describe('retryDelayMs', () => {
       assert.equal(delay, r.ms);
     });
   }
+});
+
+const policy = { ...DEFAULT_BACKOFF };
+const dropped = makeCause('connection_dropped', 'dropped before the banner');
+
+describe('retryDelayMs: connections dropped before the banner', () => {
+  it('a random wait from 0.1 s, its spread doubling with each drop in a row, capped at 8×', () => {
+    const table: Array<[number, number, number]> = [
+      [1, 0, DROP_MIN_MS], [1, 0.5, DROP_MIN_MS + DROP_SPREAD_MS / 2], [2, 0.5, DROP_MIN_MS + DROP_SPREAD_MS], [4, 0.5, DROP_MIN_MS + 4 * DROP_SPREAD_MS], [10, 0.5, DROP_MIN_MS + 4 * DROP_SPREAD_MS],
+    ];
+    for (const [drops, random, expected] of table) {
+      assert.equal(retryDelayMs({ failures: 1, wasUp: false, cause: dropped, policy, random, drops }), expected, `${drops} drops, random ${random}`);
+    }
+  });
+  it('the exponent of other failures plays no part', () => {
+    assert.equal(retryDelayMs({ failures: 9, wasUp: false, cause: dropped, policy, random: 0, drops: 1 }), DROP_MIN_MS);
+  });
+});
+
+describe('retryDelayMs: a penalised address', () => {
+  it('looks every 5 s ± jitter, never past the policy cap', () => {
+    const penalty = makeCause('server_penalty', 'penalised');
+    assert.equal(retryDelayMs({ failures: 1, wasUp: false, cause: penalty, policy, random: 0.5 }), PENALTY_RETRY_MS);
+    assert.equal(retryDelayMs({ failures: 1, wasUp: false, cause: penalty, policy: { ...policy, maxMs: 2_000 }, random: 0.5 }), 2_000);
+  });
 });

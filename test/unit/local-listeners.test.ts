@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Tunnel } from '../../src/supervisor/tunnel.js';
-import { LOCAL_PROBE_RETRY_MS } from '../../src/supervisor/local-listeners.js';
-import { PROBE_TIMEOUT_MS } from '../../src/supervisor/reachability.js';
+import { LOCAL_PROBE_RETRY_MS, PROBE_TIMEOUT_MS } from '../../src/supervisor/local-listeners.js';
 import type { Forward } from '../../src/config/spec.js';
 import { FakeClock, FakeProbe, FakeSpawner, PROXIED, testCommand } from './fakes.js';
 import { FLEET_LINES as LINES, HOST, spec } from './tunnel-world.js';

@@ -114,7 +114,7 @@ describe('Tunnel liveness check', () => {
     t.tunnel.start();
     await t.clock.advance(29_000);
     assert.equal(t.tunnel.state, 'connecting');
-    t.spawner.last.say(LINES.refused);
+    t.spawner.last.say('Connection closed by 192.0.2.1 port 22'); // after connecting: ordinary backoff
     t.spawner.last.exit();
     await t.clock.advance(0);
     assert.equal(t.tunnel.state, 'backoff');
@@ -126,7 +126,7 @@ describe('Tunnel liveness check', () => {
     await t.clock.advance(100);
     await t.bringUp();
     await t.clock.advance(4_000);
-    t.spawner.last.say(LINES.refused);
+    t.spawner.last.say('Connection closed by 192.0.2.1 port 22'); // after connecting: ordinary backoff
     t.spawner.last.exit();
     await t.clock.advance(0);
     assert.equal(t.tunnel.state, 'backoff', 'second failure in a row (up only 4 s): a real wait');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Supervisor, type Supervised } from '../../src/supervisor/supervisor.js';
 import { Tunnel, type TunnelDeps } from '../../src/supervisor/tunnel.js';
 import { DEFAULT_BACKOFF, type Forward, type TunnelSpec } from '../../src/config/spec.js';
+import type { ServerWatch } from '../../src/supervisor/reachability.js';
 import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import type { StateChange, TunnelEvent, TunnelState } from '../../src/supervisor/events.js';
 import { FakeClock, FakeProbe, FakeSpawner, NO_EXTRA_SSH, testCommand, testSpec, type FakeSsh } from './fakes.js';
@@ -27,20 +28,39 @@ export const LINES = {
   refused: 'ssh: connect to host bastion.example port 22: Connection refused',
   denied: 'root@bastion.example: Permission denied (publickey).',
   keepalive: 'Timeout, server bastion.example not responding.',
+  dropped: 'kex_exchange_identification: Connection closed by remote host',
+  /** A failure after the server answered: the ordinary exponential backoff applies. */
+  closed: 'Connection closed by 192.0.2.1 port 22',
 };
 
-export function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; addsRemoteForwards?: boolean; proxied?: boolean } = {}) {
-  const clock = new FakeClock();
+export interface SetupOptions {
+  random?: number;
+  addsRemoteForwards?: boolean;
+  proxied?: boolean;
+  clock?: FakeClock;
+  watch?: ServerWatch;
+  name?: string;
+  abortOrphans?: (address: string, port: number) => void;
+  readyMarker?: string;
+  processState?: (pid: number) => string | undefined;
+}
+
+export function setup(forwards: Forward[] = [LOCAL], opts: SetupOptions = {}) {
+  const clock = opts.clock ?? new FakeClock();
   const spawner = new FakeSpawner();
   const probe = new FakeProbe(clock);
-  const spec = testSpec('t1', forwards, { user: 'root', ...SERVER }, {
+  const spec = testSpec(opts.name ?? 't1', forwards, { user: 'root', ...SERVER }, {
     ssh: { ...NO_EXTRA_SSH, addsRemoteForwards: opts.addsRemoteForwards ?? false, proxied: opts.proxied ?? false },
   });
-  const tunnel = new Tunnel(spec, testCommand(spec, ['-N', '--', SERVER.host]), {
+  const command = testCommand(spec, ['-N', '--', SERVER.host]);
+  const tunnel = new Tunnel(spec, opts.readyMarker ? { ...command, readyMarker: opts.readyMarker } : command, {
     clock,
     spawnSsh: spawner.spawn,
     probeTcp: probe.probe,
     random: () => opts.random ?? 0.5,
+    ...(opts.watch ? { watch: opts.watch } : {}),
+    ...(opts.abortOrphans ? { abortOrphans: opts.abortOrphans } : {}),
+    ...(opts.processState ? { processState: opts.processState } : {}),
   });
   const events: TunnelEvent[] = [];
   tunnel.events.on((e) => events.push(e));

@@ -120,7 +120,7 @@ describe('Tunnel: restarting', () => {
     t.tunnel.start();
     const delays: number[] = [];
     for (let i = 0; i < 12; i++) {
-      t.spawner.last.say('ssh: connect to host bastion.example port 22: Connection timed out');
+      t.spawner.last.say(LINES.closed);
       t.spawner.last.exit();
       await t.clock.advance(0);
       const b = t.lastState();
@@ -139,7 +139,7 @@ describe('Tunnel: restarting', () => {
     for (const [random, expected] of [[0, 160], [0.999999, 240]] as const) {
       const t = setup([LOCAL], { random });
       t.tunnel.start();
-      t.spawner.last.say(LINES.refused);
+      t.spawner.last.say(LINES.closed);
       t.spawner.last.exit();
       await t.clock.advance(0);
       assert.equal(t.lastState().delayMs, expected);
@@ -164,7 +164,7 @@ describe('Tunnel: restarting', () => {
   it('a stable period resets the failure count', async () => {
     const t = setup();
     t.tunnel.start();
-    await failRepeatedly(t, LINES.refused, 3);
+    await failRepeatedly(t, LINES.closed, 3);
     assert.equal(t.states().filter((s) => s.to === 'backoff').length, 3, 'three failures in a row');
     await bringUpLocal(t);
     await t.clock.advance(DEFAULT_BACKOFF.stableAfterMs);
@@ -217,6 +217,65 @@ describe('Tunnel: restarting', () => {
   });
 });
 
+describe('Tunnel: lines the peer could forge before the host key is verified', () => {
+  const MARKER = '/dev/shm/autotunnel-1-x/ready-0123456789abcdef.sock';
+  const marker = `debug1: Local forwarding listening on path ${MARKER}.`;
+
+  it('-R: forward confirmations before the ready marker do not count; after it they do', async () => {
+    const t = setup([REMOTE], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.spawner.last.say(LINES.connecting, LINES.established, LINES.authenticated, LINES.remoteOk(4000), LINES.allOk, 'forwarding_success: all expected forwarding replies received', LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting', 'forged progress is ignored');
+    t.spawner.last.say(marker, LINES.remoteOk(4000), LINES.allOk);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+  });
+
+  it('-L: a listener named before the marker does not count, and the marker itself is no forward', async () => {
+    const t = setup([LOCAL], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.probe.set('127.0.0.1', 8080, 'open');
+    t.spawner.last.say(LINES.listening(8080), LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting');
+    t.spawner.last.say(marker, LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting', 'the -L listener itself is still to be named');
+    t.spawner.last.say(LINES.listening(8080), LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+  });
+
+  it('the same lines with another path are no marker', async () => {
+    const t = setup([REMOTE], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.spawner.last.say('debug1: Local forwarding listening on path /tmp/guess.sock.', LINES.remoteOk(4000), LINES.allOk);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting');
+  });
+});
+
+describe('Tunnel: a stale -R port after an outage', () => {
+  it("aborts the dead session's orphaned connection once a new connect gets through, never before a failure", async () => {
+    const aborted: Array<[string, number]> = [];
+    const t = setup([REMOTE], { abortOrphans: (a, p) => aborted.push([a, p]) });
+    t.tunnel.start();
+    t.spawner.last.say(LINES.connecting, LINES.established, LINES.remoteOk(4000));
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+    assert.deepEqual(aborted, [], 'nothing to abort on a first connect');
+    t.spawner.last.say(LINES.keepalive);
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    t.spawner.last.say(LINES.connecting);
+    await t.clock.advance(300);
+    assert.deepEqual(aborted, [], 'not while the link is still down');
+    t.spawner.last.say(LINES.established);
+    assert.deepEqual(aborted, [['192.0.2.1', 22]]);
+  });
+});
+
 describe('Tunnel: signals and stopping', () => {
   it('retryNow skips the backoff wait', async () => {
     const t = setup();
@@ -264,7 +323,7 @@ describe('Tunnel: signals and stopping', () => {
     assert.equal(t.clock.pending(), 0, 'no timer left behind');
   });
 
-  it('stop() during backoff cancels the wait and the probes', async () => {
+  it('stop() during backoff cancels the wait', async () => {
     const t = setup();
     t.tunnel.start();
     t.spawner.last.say(LINES.refused);
