@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { scoutDelayMs, ServerWatch, STALL_DEFAULT_MS, STALL_MAX_MS, STALL_MIN_MS, tcpLevelFailure } from '../../src/supervisor/reachability.js';
 import { makeCause } from '../../src/ssh/causes.js';
-import { PENALTY_AFTER_MS } from '../../src/supervisor/tunnel.js';
+import { PENALTY_AFTER_MS } from '../../src/supervisor/drops.js';
 import { FakeClock } from './fakes.js';
 import { DEFAULT_BACKOFF } from '../../src/config/spec.js';
 import { LINES, LOCAL, SERVER, bringUpLocal, failRepeatedly, setup } from './tunnel-world.js';
