@@ -17,7 +17,7 @@ type Signal = 'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP';
 /** What the lifecycle needs of `process`: its signals and its exit; injected so tests can send signals. */
 export interface LifecycleProcess {
   on(signal: Signal, listener: () => void): unknown;
-  removeAllListeners(signal: Signal): unknown;
+  off(signal: Signal, listener: () => void): unknown;
   once(event: 'exit', listener: () => void): unknown;
   exit(code: number): void;
 }
@@ -54,20 +54,25 @@ export function runUntilSignal(
       if (finished) return;
       finished = true;
       cleanup();
-      for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) proc.removeAllListeners(s);
+      // Only ours: the entry point's own SIGUSR1/SIGHUP listeners must stay until the very end,
+      // or a late SIGUSR1 would open Node's inspector and a late SIGHUP would kill us.
+      for (const [s, l] of Object.entries(listeners)) proc.off(s as Signal, l);
       resolve(exitCode);
     };
-    proc.on('SIGTERM', () => stop('SIGTERM received', 0));
-    proc.on('SIGINT', () => stop('SIGINT received', 0));
+    const listeners: Record<Signal, () => void> = {
+      SIGTERM: () => stop('SIGTERM received', 0),
+      SIGINT: () => stop('SIGINT received', 0),
+      SIGUSR1: () => {
+        logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
+        supervisor.retryAll('SIGUSR1 received');
+      },
+      SIGHUP: () => {
+        if (hooks.onHangup) hooks.onHangup();
+        else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
+      },
+    };
     // Always handled: without a listener Node would open its inspector on SIGUSR1.
-    proc.on('SIGUSR1', () => {
-      logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
-      supervisor.retryAll('SIGUSR1 received');
-    });
-    proc.on('SIGHUP', () => {
-      if (hooks.onHangup) hooks.onHangup();
-      else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
-    });
+    for (const [s, l] of Object.entries(listeners)) proc.on(s as Signal, l);
     // Best effort on any other way out: never leave a key copy behind.
     proc.once('exit', cleanup);
     supervisor.startAll();

@@ -2,14 +2,13 @@
 import type { Node } from 'yaml';
 import type { Forward, TunnelSpec } from './spec.js';
 import type { YamlReader } from './yaml-reader.js';
+import { sameListener } from './field-checks.js';
 
 /** A tunnel's YAML nodes, for conflict errors that point at both places. */
 export interface Origin {
   name: Node;
   forwards: Node[];
 }
-
-const WILDCARD = new Set([undefined, '', '*', '0.0.0.0', '::', '[::]']);
 
 /** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
 export function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin: Origin }>): void {
@@ -22,11 +21,7 @@ export function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec;
     spec.forwards.forEach((f, i) => {
       if (f.kind === 'remote') return;
       const node = origin.forwards[i]!;
-      const clash = listeners.find(({ f: g }) =>
-        f.bindSocket || g.bindSocket
-          ? f.bindSocket !== undefined && f.bindSocket === g.bindSocket
-          : f.bindPort === g.bindPort && (WILDCARD.has(f.bindAddress) || WILDCARD.has(g.bindAddress) || f.bindAddress === g.bindAddress),
-      );
+      const clash = listeners.find(({ f: g }) => sameListener(f, g));
       if (clash) {
         const what = f.bindSocket ?? `port ${f.bindPort}`;
         r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);
