@@ -15,7 +15,7 @@ import { removeStaleSocket, type SocketPathState } from '../adapters/stale-socke
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock, type SpawnSsh } from '../supervisor/ports.js';
+import { realClock, type SpawnSsh } from '../supervisor/world.js';
 import type { ServerWatch } from '../supervisor/reachability.js';
 import type { Logger } from '../observe/logger.js';
 

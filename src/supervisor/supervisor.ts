@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
+import { realClock, type Clock } from './world.js';
 import type { Tunnel } from './tunnel.js';
 
 /** A tunnel and what must be undone once it is gone (its private key copy, say). */
@@ -24,7 +25,7 @@ export class Supervisor {
   private readonly tunnels = new Map<string, Supervised & { unsubscribe: () => void }>();
   private started = false;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Pick<Clock, 'now'> = realClock) {}
 
   add(tunnel: Tunnel, cleanup: () => void = () => {}): void {
     if (this.tunnels.has(tunnel.name)) throw new Error(`a tunnel named "${tunnel.name}" already exists`);
@@ -41,39 +42,40 @@ export class Supervisor {
     await entry.tunnel.stop();
     entry.unsubscribe();
     entry.cleanup();
-    this.events.emit({ type: 'removed', tunnel: name, at: this.now(), ...(replaced ? { replaced } : {}) });
+    this.events.emit({ type: 'removed', tunnel: name, at: this.clock.now(), ...(replaced ? { replaced } : {}) });
   }
 
   /**
    * Makes the running set match `specs`: a tunnel whose spec is unchanged is not touched (its
    * ssh and the connections through it live on), removed ones stop, new and changed ones start.
-   * A new version is built before the old one stops: one that cannot be built leaves the old
-   * running (and is reported in `failed`), and the tunnels after it are reconciled all the same.
+   * New versions are built before any old one stops: one that cannot be built (no space for its
+   * key copy, say) leaves its old version running and is reported in `failed`; the rest of the
+   * reconcile applies all the same.
    */
   async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
     const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [], failed: [] };
     const wanted = new Map(specs.map((s) => [s.name, s]));
-    // Stopped together: each may take up to a second if its ssh ignores SIGTERM.
     result.removed = [...this.tunnels.keys()].filter((name) => !wanted.has(name));
-    await Promise.all(result.removed.map((name) => this.remove(name)));
+    const built = new Map<string, Supervised>();
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
       if (existing && sameTunnel(existing.tunnel.spec, spec)) {
         result.unchanged.push(spec.name);
         continue;
       }
-      let built: Supervised;
       try {
-        built = build(spec);
+        built.set(spec.name, build(spec));
       } catch (error) {
         result.failed.push({ name: spec.name, error, kept: existing !== undefined });
         continue;
       }
-      if (existing) {
-        result.changed.push(spec.name);
-        await this.remove(spec.name, true);
-      } else result.added.push(spec.name);
-      this.add(built.tunnel, built.cleanup);
+      (existing ? result.changed : result.added).push(spec.name);
+    }
+    // Removed and changed ones stop together: each may take up to a second if its ssh ignores SIGTERM.
+    await Promise.all([...result.removed.map((name) => this.remove(name)), ...result.changed.map((name) => this.remove(name, true))]);
+    for (const spec of specs) {
+      const next = built.get(spec.name);
+      if (next) this.add(next.tunnel, next.cleanup);
     }
     return result;
   }
