@@ -3,7 +3,7 @@
  * permissions ssh would refuse into a private file, writes a pinned host key to a known_hosts
  * file, and picks the file where keys trusted on first use are remembered.
  */
-import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -32,14 +32,15 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
- * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
+ * reaches a disk. Its name carries our pid and PID namespace, so a later run can remove what a
+ * SIGKILLed one left (and only a run that can tell whether that pid still lives).
  */
 export function makeRuntimeDir(): string {
   const tried: string[] = [];
   for (const base of runtimeBases()) {
     try {
       accessSync(base, constants.W_OK);
-      const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
+      const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-${PID_NAMESPACE ? `ns${PID_NAMESPACE}-` : ''}`));
       chmodSync(dir, 0o700);
       return dir;
     } catch (e) {
@@ -68,7 +69,23 @@ export function sweepOrphanedRuntimeDirs(): void {
   for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
 }
 
-/** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
+/**
+ * This process's PID namespace (the inode of /proc/self/ns/pid); undefined where it cannot be read.
+ * Containers of one Kubernetes pod share /dev/shm but each has its own pids, as do runs under
+ * `unshare --pid`: a pid from another namespace says nothing about whether its process lives.
+ */
+const PID_NAMESPACE = ((): string | undefined => {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). A dir
+ * made in another PID namespace is left alone: it may belong to a live process we cannot see.
+ */
 export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
   let entries: string[];
   try {
@@ -77,9 +94,10 @@ export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: bool
     return;
   }
   for (const name of entries) {
-    const m = /^autotunnel-(\d+)-/.exec(name);
+    const m = /^autotunnel-(\d+)-(?:ns(\d+)-)?/.exec(name);
     const pid = Number(m?.[1]);
-    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
+    if (!m || (m[2] !== undefined && m[2] !== PID_NAMESPACE)) continue;
+    if (pid === process.pid ? !opts.ownPidToo : processExists(pid)) continue;
     try {
       const path = join(base, name);
       if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });

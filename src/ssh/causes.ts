@@ -186,7 +186,7 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
     case 'local_port_in_use':
       return `another process already listens on that port: stop it or choose another ${names.localPort}`;
     case 'local_socket_in_use':
-      return 'another process listens on that socket path (a socket file nothing listens on is removed before each attempt): stop that process, or give this forward another path';
+      return 'another process listens on that socket path (a socket file nothing listens on is removed before each attempt), or its directory is missing or not writable: stop that process, fix the directory, or give this forward another path';
     case 'connection_refused':
       return `check that sshd runs on ${ctx.host} port ${ctx.port} (${names.host}, ${names.port})`;
     case 'connection_dropped':

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type HostKeyPolicy, type Identity, type TunnelSpec } from '../../src/config/spec.js';
 import { ENV_SETTING_NAMES } from '../../src/config/env.js';
-import { defaultStateDir, keyNeedsCopy, prepareSshFiles, removeOrphanedRuntimeDirs, type PreparedFiles } from '../../src/adapters/ssh-files.js';
+import { defaultStateDir, keyNeedsCopy, makeRuntimeDir, prepareSshFiles, removeOrphanedRuntimeDirs, type PreparedFiles } from '../../src/adapters/ssh-files.js';
 import type { SshFiles } from '../../src/ssh/argv.js';
 
 const KEY_TEXT = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n';
@@ -353,5 +353,22 @@ describe('removeOrphanedRuntimeDirs', () => {
 
   test('a missing base directory is ignored', () => {
     assert.doesNotThrow(() => removeOrphanedRuntimeDirs(join(root, 'does-not-exist')));
+  });
+
+  test('a dir made in another PID namespace is left alone: its pid means nothing here', () => {
+    // Containers of one Kubernetes pod share /dev/shm but not their pids; so do runs under
+    // `unshare --pid`. A live autotunnel there must not lose its key copy to a start here.
+    const base = freshDir();
+    const dir = makeRuntimeDir();
+    try {
+      const ours = basename(dir).replace(/^autotunnel-\d+-/, `autotunnel-${DEAD_PID}-`);
+      const otherNs = ours.replace(/-ns(\d+)-/, (_m, n: string) => `-ns${Number(n) + 1}-`);
+      assert.notEqual(ours, otherNs, `the name carries our PID namespace: ${basename(dir)}`);
+      for (const n of [ours, otherNs]) mkdirSync(join(base, n));
+      removeOrphanedRuntimeDirs(base);
+      assert.deepEqual(readdirSync(base), [otherNs], 'the dead pid of our namespace is swept, the other namespace\'s is kept');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
