@@ -49,7 +49,7 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const settings = parseSettings(env);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
-  const { http, tools } = preflight(settings, env, config.tunnels, { sweep: true });
+  const { http, tools } = await preflight(settings, env, config.tunnels, { sweep: true });
   config.warnings.forEach((w) => logger.log('warn', w));
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);

@@ -30,7 +30,7 @@ export interface SingleRun {
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
   // Before anything is created (key copies): a bad setting stops us with nothing to undo.
-  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
+  const { http, tools } = await preflight(settings, run.env, [spec], { sweep: true });
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const cure = staleListenerCure(readCureFacts(tools.ss));
