@@ -50,9 +50,9 @@ export async function getJson<T>(base: string, path: string): Promise<{ status: 
   }
 }
 
-function explainFetchError(e: unknown, url: string): string {
+export function explainFetchError(e: unknown, url: string, timeoutMs = CLIENT_TIMEOUT_MS): string {
   const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer from ${url} within ${CLIENT_TIMEOUT_MS / 1000} s`;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer from ${url} within ${timeoutMs / 1000} s`;
   switch (err.cause?.code) {
     case 'ECONNREFUSED':
       return `nothing listens on ${url} (connection refused): is autotunnel running, with the same AUTOTUNNEL_HTTP?`;

@@ -17,6 +17,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
 import { supervise } from './supervise.js';
 import { fileInfo, stderrLogger } from './run-env.js';
+import { readOperateSettings } from './operate.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
@@ -35,6 +36,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const http = parseHttpSettings(env);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
+  // notify: and control: are read once, at start (a reload changes tunnels only).
+  const operate = readOperateSettings(env, config);
   config.warnings.forEach((w) => logger.log('warn', w));
   const tools = findSshTools(settings.ssh);
   // One gate for the process: the limit is per server, keyed by host:port inside.
@@ -81,6 +84,6 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   };
   const stopWatching = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
 
-  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
+  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') }, operate, rebuild: build });
 }
 

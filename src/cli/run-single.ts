@@ -9,6 +9,7 @@ import type { TunnelDeps } from '../supervisor/tunnel.js';
 import { buildTunnel, findSshTools } from './wiring.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
+import { readOperateSettings } from './operate.js';
 
 export interface SingleRun {
   spec: TunnelSpec;
@@ -29,18 +30,21 @@ export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
   // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
   const http = parseHttpSettings(run.env);
+  const operate = readOperateSettings(run.env);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
-  const built = buildTunnel(spec, {
-    tools,
-    stateDir: settings.stateDir ?? defaultStateDir(run.env),
-    stateDirExplicit: settings.stateDir !== undefined,
-    logger,
-    ...(run.liveness ? { liveness: run.liveness } : {}),
-  });
+  const build = (s: TunnelSpec) =>
+    buildTunnel(s, {
+      tools,
+      stateDir: settings.stateDir ?? defaultStateDir(run.env),
+      stateDirExplicit: settings.stateDir !== undefined,
+      logger,
+      ...(run.liveness ? { liveness: run.liveness } : {}),
+    });
+  const built = build(spec);
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);
   run.onSupervisor?.(supervisor);
-  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
+  return supervise(supervisor, { http, logger, operate, rebuild: build, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
 }

@@ -22,6 +22,8 @@ import { makeForward, parseEndpoint } from './forward.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, parseBoolean, unbracket, userProblem } from './validate.js';
+import { readCheck, readControl, readNotify } from './file-operate.js';
+import type { NotifyReceiver } from './notify-settings.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -38,11 +40,15 @@ export interface FileConfig {
   tunnels: TunnelSpec[];
   maxHandshakes: number;
   warnings: string[];
+  /** `notify:` receivers. */
+  notify: NotifyReceiver[];
+  /** `control.token_file`, not yet read. */
+  control?: { file: string; origin: string };
 }
 
-const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
+const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes', 'notify', 'control'];
 const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
-const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
+const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required', 'enabled', 'check', 'ready_requires_target'];
 const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
@@ -54,7 +60,7 @@ const EXCLUSIVE_SERVER_KEYS = [['user', 'user_file'], ['host_key', 'host_key_fil
 /** Values of one server block before defaults are applied; each remembers its node for errors. */
 type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string }>>;
 
-class Reader {
+export class Reader {
   readonly problems: ConfigProblem[] = [];
   readonly warnings: string[] = [];
   constructor(
@@ -89,6 +95,15 @@ class Reader {
       out.set(name, { key, value: (pair.value as Node | null) ?? null });
     }
     return out;
+  }
+
+  /** The items of a list (none, with a problem, when it is not one). */
+  list(node: Node | null | undefined, path: string, expected: string): Node[] {
+    if (!isSeq(node)) {
+      this.fail(node, path, raw(node), expected);
+      return [];
+    }
+    return node.items as Node[];
   }
 
   /** A string, with ${VAR} and ${VAR:-default} taken from the environment. */
@@ -174,7 +189,13 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   let maxHandshakes = DEFAULT_MAX_HANDSHAKES;
   const defaults: { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null } = { server: {} };
   const tunnels: TunnelSpec[] = [];
+  let notify: NotifyReceiver[] = [];
+  let control: FileConfig['control'];
   if (top) {
+    const n = top.get('notify');
+    if (n) notify = readNotify(r, n.value);
+    const c = top.get('control');
+    if (c) control = readControl(r, c.value);
     const mh = top.get('max_handshakes');
     if (mh) maxHandshakes = r.int(mh.value, 'max_handshakes', 1, 1000, 'expected a whole number from 1 to 1000 (handshakes at once per server)') ?? maxHandshakes;
     const d = top.get('defaults');
@@ -198,7 +219,7 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   if (r.problems.length === 0) checkConflicts(r, tunnels, root);
   // A problem in defaults is found once per tunnel inheriting it: report it once.
   if (r.problems.length) throw new ConfigError([...new Map(r.problems.map((p) => [formatProblem(p), p])).values()]);
-  return { tunnels, maxHandshakes, warnings: [...new Set(r.warnings)] };
+  return { tunnels, maxHandshakes, warnings: [...new Set(r.warnings)], notify, ...(control ? { control } : {}) };
 }
 
 function serverFields(r: Reader, node: Node | null, path: string): ServerFields {
@@ -259,6 +280,12 @@ function readTunnel(
   const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, timeoutPath, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
   const requiredEntry = m.get('required');
   const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
+  const enabledEntry = m.get('enabled');
+  const enabled = enabledEntry ? r.bool(enabledEntry.value, `${label}.enabled`) : true;
+  const checkEntry = m.get('check');
+  const check = checkEntry ? readCheck(r, checkEntry.value, `${label}.check`, forwards) : undefined;
+  const rrtEntry = m.get('ready_requires_target');
+  const readyRequiresTarget = rrtEntry ? r.bool(rrtEntry.value, `${label}.ready_requires_target`) : false;
 
   if (r.problems.length > before || !server || name === undefined) return undefined;
   const spec: TunnelSpec = {
@@ -270,6 +297,10 @@ function readTunnel(
     extraArgs: server.extraArgs,
     backoff: backoff!,
     required: required!,
+    // Only when set: a spec without them stays equal to one read before these fields existed.
+    ...(enabled === false ? { enabled: false } : {}),
+    ...(check ? { check } : {}),
+    ...(readyRequiresTarget ? { readyRequiresTarget: true } : {}),
   };
   ORIGIN.set(spec, { name: nameEntry!.value!, forwards: forwardNodes });
   return spec;

@@ -82,6 +82,17 @@ export interface TunnelSpec {
   backoff: BackoffSpec;
   /** Whether readiness (/readyz, `autotunnel health`) waits for this tunnel; default true. */
   required?: boolean;
+  /** false: defined but never started (state "disabled") until `autotunnel start NAME`. */
+  enabled?: boolean;
+  /** An active test of the target through a local forward (`check: {tcp: true, every: 30s}`). */
+  check?: TargetCheckSpec;
+  /** Readiness also waits for the last forwarded connection to have reached the target. */
+  readyRequiresTarget?: boolean;
+}
+
+export interface TargetCheckSpec {
+  /** Connect through each -L forward this often; ssh's answer tells whether the target was reached. */
+  everyMs: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffSpec = {

@@ -1,6 +1,7 @@
 /**
  * The HTTP listener: /healthz, /readyz, /metrics, /api/tunnels and the status page, all read
- * from one state-store snapshot per request. Read-only: GET and HEAD only.
+ * from one state-store snapshot per request. Read-only (GET and HEAD), apart from the control
+ * endpoints (POST, with a token; see control-api.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { livenessJson, readinessJson, tunnelsJson } from './api.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type BuildInfo, type ProcessFacts } from './metrics.js';
 import type { Snapshot } from './state-store.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import { CONTROL_PATH, controlReply, type ControlEndpoint } from './control-api.js';
 import type { HttpAddress } from './http-settings.js';
 
 /** A client gets this long to send its request: nobody needs more, and a stuck one holds a socket. */
@@ -19,6 +21,8 @@ export interface ObservabilitySource {
   snapshot(): Snapshot;
   build: BuildInfo;
   processFacts(): ProcessFacts;
+  /** Present when a control token is configured. */
+  control?: ControlEndpoint;
 }
 
 interface Reply {
@@ -46,7 +50,7 @@ export function route(path: string, source: ObservabilitySource): Reply | undefi
     case '/metrics':
       return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(source.snapshot(), source.build, source.processFacts()) };
     case '/api/tunnels':
-      return json(200, tunnelsJson(source.snapshot(), source.build.version));
+      return json(200, tunnelsJson(source.snapshot(), source.build.version, source.control !== undefined));
     case '/':
       return { status: 200, type: 'text/html; charset=utf-8', body: STATUS_PAGE_HTML, headers: { 'content-security-policy': STATUS_PAGE_CSP } };
     default:
@@ -55,18 +59,21 @@ export function route(path: string, source: ObservabilitySource): Reply | undefi
 }
 
 export function createObservabilityServer(source: ObservabilitySource): Server {
-  const server = createServer((req, res) => handle(req, res, source));
+  const server = createServer((req, res) => void handle(req, res, source));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.maxConnections = MAX_CONNECTIONS;
   return server;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource): void {
+async function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource): Promise<void> {
   let reply: Reply;
   try {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/(.)\/+$/, '$1');
-    if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
+    const control = req.method === 'POST' ? await controlReply(path, req.headers.authorization, source.control) : undefined;
+    if (control) reply = { ...json(control.status, control.body), ...(control.headers ? { headers: control.headers } : {}) };
+    else if (CONTROL_PATH.test(path)) reply = { ...json(405, { error: 'control endpoints take POST only, with "Authorization: Bearer TOKEN"' }), headers: { allow: 'POST' } };
+    else if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
     else reply = route(path, source) ?? json(404, { error: `no such page: ${path}`, pages: ['/', '/healthz', '/readyz', '/metrics', '/api/tunnels'] });
   } catch (e) {
     reply = json(500, { error: e instanceof Error ? e.message : String(e) });

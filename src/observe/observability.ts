@@ -11,6 +11,7 @@ import { closeServer, createObservabilityServer, listen } from './http-server.js
 import { baseUrl, formatAddress, type HttpAddress } from './http-settings.js';
 import type { Logger } from './logger.js';
 import { StateStore, type TunnelInfo } from './state-store.js';
+import type { ControlEndpoint } from './control-api.js';
 
 export interface Observability {
   close(): Promise<void>;
@@ -24,6 +25,8 @@ export interface ObservabilityOptions {
   httpAddress: HttpAddress | undefined;
   version: string;
   now?: () => number;
+  /** The control endpoints, when a token is configured. */
+  control?: ControlEndpoint;
 }
 
 const NOTHING: Observability = { close: async () => undefined };
@@ -50,6 +53,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
     snapshot: () => store.snapshot(),
     build: { version: opts.version, node: process.version },
     processFacts: () => ({ startTimeSeconds: Math.round(performance.timeOrigin) / 1000, residentMemoryBytes: process.memoryUsage.rss() }),
+    ...(opts.control ? { control: opts.control } : {}),
   });
   let port: number;
   try {
@@ -79,6 +83,7 @@ function tunnelInfo({ name, spec }: Tunnel): TunnelInfo {
   return {
     name,
     required: spec.required !== false,
+    ...(spec.readyRequiresTarget ? { requiresTarget: true } : {}),
     description: `${spec.forwards.map(describeForward).join(', ')} via ${describeServer(spec.server)}`,
   };
 }

@@ -31,6 +31,7 @@ export type CauseCode =
   | 'local_port_not_accepting'
   | 'monitor_failed'
   | 'retry_requested'
+  | 'stopped_by_request'
   | 'killed'
   | 'exited'
   | 'spawn_failed';
@@ -65,6 +66,7 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   connect_stalled: 'network',
   local_port_not_accepting: 'transient',
   monitor_failed: 'network',
+  stopped_by_request: 'transient',
   retry_requested: 'transient',
   killed: 'transient',
   exited: 'transient',

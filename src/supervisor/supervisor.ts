@@ -68,6 +68,24 @@ export class Supervisor {
     return result;
   }
 
+  /**
+   * Puts a fresh tunnel in the place of one of the same name (to start a stopped or disabled
+   * one again): the old one is stopped and cleaned up, and observers see one tunnel throughout.
+   */
+  async replace(built: Supervised, opts: { evenIfDisabled?: boolean } = {}): Promise<void> {
+    const name = built.tunnel.name;
+    const old = this.tunnels.get(name);
+    if (old) {
+      this.tunnels.delete(name);
+      await old.tunnel.stop();
+      old.unsubscribe();
+      old.cleanup();
+    }
+    const unsubscribe = built.tunnel.events.on((e) => this.events.emit(e));
+    this.tunnels.set(name, { ...built, unsubscribe });
+    if (this.started) built.tunnel.start(opts);
+  }
+
   startAll(): void {
     this.started = true;
     for (const { tunnel } of this.tunnels.values()) tunnel.start();

@@ -156,8 +156,14 @@ export class Tunnel {
     return this.state;
   }
 
-  start(): void {
+  /** Starts connecting; a tunnel with `enabled: false` goes to "disabled" unless `evenIfDisabled`. */
+  start(opts: { evenIfDisabled?: boolean } = {}): void {
     if (this.state !== 'starting') return;
+    if (this.spec.enabled === false && !opts.evenIfDisabled) {
+      this.stopPromise = Promise.resolve();
+      this.setState('disabled', {});
+      return;
+    }
     this.connect();
   }
 
@@ -174,22 +180,26 @@ export class Tunnel {
     }
   }
 
-  /** Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone. */
-  stop(): Promise<void> {
+  /**
+   * Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone.
+   * `cause` says why when it is not the process ending (`autotunnel stop NAME`).
+   */
+  stop(cause?: Cause): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.endWait();
     this.cancelQueue?.();
     this.cancelQueue = undefined;
     const attempt = this.current;
-    this.setState('stopping', {});
+    const why = cause ? { cause } : {};
+    this.setState('stopping', why);
     this.stopPromise = new Promise<void>((resolve) => {
       if (!attempt || attempt.exited || this.current !== attempt) {
-        this.setState('stopped', {});
+        this.setState('stopped', why);
         resolve();
         return;
       }
       attempt.onGone = () => {
-        this.setState('stopped', {});
+        this.setState('stopped', why);
         resolve();
       };
       this.clearAttemptTimers(attempt);

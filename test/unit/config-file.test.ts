@@ -394,7 +394,7 @@ describe('config file: details', () => {
 
   test('the top level must be a mapping (a collection given instead is shown as JSON)', () => {
     assert.deepEqual(problems(() => parseText('- name: t\n')), [
-      'tunnels.yaml:1:1 (top level)="[{\\"name\\":\\"t\\"}]": expected a mapping with keys: defaults, tunnels, max_handshakes',
+      'tunnels.yaml:1:1 (top level)="[{\\"name\\":\\"t\\"}]": expected a mapping with keys: defaults, tunnels, max_handshakes, notify, control',
     ]);
   });
 

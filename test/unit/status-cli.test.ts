@@ -56,6 +56,8 @@ describe('formatStatus', () => {
     allocatedPorts: [],
     uptimeRatio: null,
     timeline: { start: ago(3_600_000), bucketSeconds: 60, phases: ['up', 'connecting', 'down', 'stopped'], buckets: [] },
+    held: false,
+    target: { reachable: null, errors: 0, lastError: null, lastOkAt: null },
     ...t,
   });
   const api: ApiTunnels = {
@@ -65,6 +67,7 @@ describe('formatStatus', () => {
     ready: false,
     readiness: 'not ready: 1 of 2 required tunnels up; db down for 4m 12s (the server refused the connection)',
     live: true,
+    control: false,
     tunnels: [
       tunnel({ name: 'web', state: 'up', restarts: 2, lastCause: { code: 'killed', kind: 'transient', summary: 'ssh was killed by SIGKILL', at: ago(600_000) } }),
       tunnel({
