@@ -26,9 +26,15 @@ export interface PostResult {
 /** One POST with a timeout; never rejects. */
 export async function postMessage(url: string, message: RenderedMessage, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<PostResult> {
   try {
-    const res = await fetch(url, {
+    // fetch refuses a URL with user:password in it; they become Basic authentication, as curl does.
+    const target = new URL(url);
+    const headers: Record<string, string> = { 'content-type': message.contentType, 'user-agent': 'autotunnel' };
+    if (target.username || target.password) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+    const res = await fetch(target, {
       method: 'POST',
-      headers: { 'content-type': message.contentType, 'user-agent': 'autotunnel' },
+      headers,
       body: message.body,
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'error',
