@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { checkable } from '../config/file-operate.js';
 import type { TunnelEvent } from '../supervisor/events.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
-import { connectAddress } from '../supervisor/tunnel.js';
+import { connectAddress } from '../net/address.js';
 import { realClock, type Clock, type TimerHandle } from '../supervisor/ports.js';
 
 /** The first check soon after "up": readiness that waits for the target should not wait a whole period. */

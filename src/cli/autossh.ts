@@ -10,9 +10,10 @@ import { parseSshCommandLine } from '../config/ssh-command-line.js';
 import { parseSettings } from '../config/settings.js';
 import { ConfigError, UsageError, type ConfigProblem } from '../config/errors.js';
 import { parsePort, parseWholeNumber } from '../config/validate.js';
-import { createLogger, type LogLevel } from '../observe/logger.js';
+import type { LogLevel } from '../config/settings.js';
+import { createLogger } from '../observe/logger.js';
 import { echoModeMonitor, loopModeMonitor, type EchoMonitor } from '../adapters/echo-monitor.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
 import { runSingle } from './run-single.js';
 
 export const AUTOSSH_HELP = `Usage: autotunnel autossh [-M port[:echo_port]] [-f] [ssh options] [user@]host

@@ -16,7 +16,7 @@ import type { TunnelState } from '../supervisor/events.js';
 import { ThrowawaySshd } from '../demo/throwaway-sshd.js';
 import { echoRoundTrip, startEchoTarget } from '../demo/echo-target.js';
 import { buildTunnel, findSshTools } from './wiring.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
 
 const STEP_TIMEOUT_MS = 15_000;
 const SERVER_DOWN_MS = 2_000;

@@ -1,8 +1,7 @@
 /** Runs one tunnel from an already validated spec: the SSH_* variables, an ssh-style or an autossh command line. */
 import type { TunnelSpec } from '../config/spec.js';
-import type { Settings } from '../config/settings.js';
+import { httpSettings, type Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
@@ -28,8 +27,7 @@ export interface SingleRun {
 
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
-  // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
-  const http = parseHttpSettings(run.env);
+  const http = httpSettings(settings);
   const operate = readOperateSettings(run.env);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));

@@ -5,6 +5,7 @@ import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
+import { hintContext } from '../ssh/causes.js';
 import { checkExtraArgs } from '../config/ssh-options.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
@@ -57,7 +58,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
   const args = buildSshArgs(spec, prepared.files);
-  const extra = checkExtraArgs(spec.extraArgs);
+  const extra = checkExtraArgs(spec.extraArgs, spec.settingNames);
   const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
@@ -79,15 +80,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     args,
     indirect,
     extraRemoteForwards: extra.addsRemoteForward,
-    hintContext: {
-      host: spec.server.host,
-      port: spec.server.port,
-      user: spec.server.user,
-      hostKeyMode: spec.server.hostKey.mode,
-      knownHostsFile: prepared.files.knownHostsFile,
-      ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
-      remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
-    },
+    hintContext: hintContext(spec, prepared.files),
   });
   return { tunnel, cleanup: prepared.cleanup };
 }

@@ -2,8 +2,8 @@
  * The tunnels file's fields for operating many tunnels: `notify:` receivers and `control:` at
  * the top level; `enabled`, `check` and `ready_requires_target` per tunnel.
  */
-import type { Node } from 'yaml';
-import type { Reader } from './file.js';
+import { isSeq, type Node } from 'yaml';
+import { raw, type YamlReader } from './yaml-reader.js';
 import type { Forward, TargetCheckSpec } from './spec.js';
 import { AFTER_EXPECTED, DEFAULT_NOTIFY_AFTER_MS, FORMAT_EXPECTED, NOTIFY_FORMATS, parseDurationMs, readSecret, urlProblem, type NotifyFormat, type NotifyReceiver } from './notify-settings.js';
 
@@ -13,8 +13,12 @@ const CHECK_KEYS = ['tcp', 'every'];
 export const DEFAULT_CHECK_EVERY_MS = 30_000;
 
 /** `notify:` — a list of {url | url_file, format, after}. */
-export function readNotify(r: Reader, node: Node | null): NotifyReceiver[] {
-  const items = r.list(node, 'notify', 'expected a list of receivers, each "- url: https://…" (or url_file:) with optional format: and after:');
+export function readNotify(r: YamlReader, node: Node | null, readText: (path: string) => string): NotifyReceiver[] {
+  if (!isSeq(node)) {
+    r.fail(node, 'notify', raw(node), 'expected a list of receivers, each "- url: https://…" (or url_file:) with optional format: and after:');
+    return [];
+  }
+  const items = node.items as Node[];
   const out: NotifyReceiver[] = [];
   items.forEach((item, i) => {
     const path = `notify[${i}]`;
@@ -30,7 +34,7 @@ export function readNotify(r: Reader, node: Node | null): NotifyReceiver[] {
       origin = `${path}.url_file`;
       const file = r.string(fileEntry.value, origin);
       if (file !== undefined) {
-        const read = readSecret(file, r.facts.readText);
+        const read = readSecret(file, readText);
         if (typeof read === 'string') url = read;
         else r.fail(fileEntry.value, origin, file, read.problem);
       }
@@ -59,7 +63,7 @@ export function readNotify(r: Reader, node: Node | null): NotifyReceiver[] {
 }
 
 /** `control: {token_file: …}`: where the token is; read (and checked) by the caller. */
-export function readControl(r: Reader, node: Node | null): { file: string; origin: string } | undefined {
+export function readControl(r: YamlReader, node: Node | null): { file: string; origin: string } | undefined {
   const m = r.map(node, 'control', CONTROL_KEYS);
   const entry = m?.get('token_file');
   if (!m) return undefined;
@@ -69,7 +73,7 @@ export function readControl(r: Reader, node: Node | null): { file: string; origi
 }
 
 /** `check: {tcp: true, every: 30s}`: only through a TCP -L forward, whose target is fixed. */
-export function readCheck(r: Reader, node: Node | null, path: string, forwards: Forward[]): TargetCheckSpec | undefined {
+export function readCheck(r: YamlReader, node: Node | null, path: string, forwards: Forward[]): TargetCheckSpec | undefined {
   const m = r.map(node, path, CHECK_KEYS);
   if (!m) return undefined;
   const tcp = m.get('tcp');

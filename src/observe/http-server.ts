@@ -10,7 +10,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type BuildInfo, type ProcessFacts 
 import type { Snapshot } from './state-store.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 import { CONTROL_PATH, controlReply, type ControlEndpoint } from './control-api.js';
-import type { HttpAddress } from './http-settings.js';
+import type { HttpAddress } from '../config/settings.js';
 
 /** A client gets this long to send its request: nobody needs more, and a stuck one holds a socket. */
 export const REQUEST_TIMEOUT_MS = 10_000;

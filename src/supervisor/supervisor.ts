@@ -54,7 +54,7 @@ export class Supervisor {
     await Promise.all(result.removed.map((name) => this.remove(name)));
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
-      if (existing && isDeepStrictEqual(existing.tunnel.spec, spec)) {
+      if (existing && sameTunnel(existing.tunnel.spec, spec)) {
         result.unchanged.push(spec.name);
         continue;
       }
@@ -111,4 +111,12 @@ export class Supervisor {
     await Promise.all(this.list().map((t) => t.stop()));
     for (const entry of this.tunnels.values()) entry.cleanup();
   }
+}
+
+/**
+ * Whether a reloaded spec asks for the same tunnel. How its settings are named is left out: a
+ * tunnel that only moved within the file (tunnels[2] → tunnels[3]) keeps running.
+ */
+function sameTunnel(a: TunnelSpec, b: TunnelSpec): boolean {
+  return isDeepStrictEqual({ ...a, settingNames: undefined }, { ...b, settingNames: undefined });
 }

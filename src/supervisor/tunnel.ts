@@ -4,6 +4,7 @@
  * is unit-tested on a fake clock.
  */
 import type { Forward, TunnelSpec } from '../config/spec.js';
+import { connectAddress } from '../net/address.js';
 import { makeCause, withHint, type Cause, type HintContext } from '../ssh/causes.js';
 import { CauseTracker, parseSshLine, type SshProgress } from '../ssh/stderr.js';
 import { retryDelayMs } from './backoff.js';
@@ -590,13 +591,6 @@ export class Tunnel {
 function tcpLevelFailure(cause: Cause): boolean {
   if (cause.code === 'connection_refused' || cause.code === 'no_route') return true;
   return cause.code === 'connect_timeout' && !/banner exchange/.test(cause.line ?? '');
-}
-
-/** Where to connect to reach a listener bound to `bind`. */
-export function connectAddress(bind: string | undefined): string {
-  if (!bind || bind === '*' || bind === '0.0.0.0') return '127.0.0.1';
-  if (bind === '::' || bind === '[::]') return '::1';
-  return bind.replace(/^\[(.*)\]$/, '$1');
 }
 
 function exitCause(exit: SshExit): Cause {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DEFAULT_MAX_HANDSHAKES, parseConfigFile, type FileConfig, type FileFacts } from '../../src/config/file.js';
 import { ConfigError, EXIT_CONFIG, formatProblem } from '../../src/config/errors.js';
-import { DEFAULT_BACKOFF, type KeepaliveSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { DEFAULT_BACKOFF, type KeepaliveSpec, type SettingNames, type TunnelSpec } from '../../src/config/spec.js';
 import { FakeFiles } from './fakes.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -58,6 +58,21 @@ function problems(fn: () => unknown): string[] {
 const DEFAULT_KEEPALIVE: KeepaliveSpec = { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } };
 const TOFU = { mode: 'trust-on-first-use', checkHostIp: true } as const;
 
+/** How fix texts name the settings of tunnels[i] when the file sets none of them: where to set each. */
+function yamlNames(i: number, over: Partial<SettingNames> = {}): SettingNames {
+  const server = `tunnels[${i}].server`;
+  return {
+    host: `${server}.host`,
+    port: `${server}.port`,
+    user: `${server}.user`,
+    key: `${server}.key_file`,
+    localPort: `tunnels[${i}].forwards[0].local`,
+    hostKey: `${server}.host_key`,
+    knownHosts: `${server}.known_hosts_file`,
+    ...over,
+  };
+}
+
 describe('config file: good fixtures', () => {
   test('minimal.yaml: one tunnel, every default', () => {
     const config = parseFixture(`${GOOD}/minimal.yaml`);
@@ -73,6 +88,7 @@ describe('config file: good fixtures', () => {
       extraArgs: [],
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
+      settingNames: yamlNames(0),
     };
     assert.deepEqual(config.tunnels, [expected]);
   });
@@ -100,6 +116,7 @@ describe('config file: good fixtures', () => {
       extraArgs: [],
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
+      settingNames: yamlNames(0, { user: 'defaults.server.user', key: 'defaults.server.key_file', knownHosts: 'defaults.server.known_hosts_file' }),
     } satisfies TunnelSpec);
     assert.deepEqual(web, {
       name: 'web',
@@ -120,6 +137,12 @@ describe('config file: good fixtures', () => {
       extraArgs: ['-o', 'Compression=yes'],
       backoff: { ...DEFAULT_BACKOFF, initialMs: 200, maxMs: 60_000, stableAfterMs: 10_000 },
       required: false,
+      settingNames: yamlNames(1, {
+        user: 'defaults.server.user',
+        key: 'defaults.server.key_file',
+        hostKey: 'tunnels[1].server.host_key_file',
+        localPort: 'tunnels[1].forwards[1].dynamic',
+      }),
     } satisfies TunnelSpec);
     assert.deepEqual(files.read, ['/run/secrets/vps_host_key'], 'the known_hosts file and key are only checked, not read');
     assert.deepEqual([...new Set(files.asked)].sort(), ['/etc/autotunnel/known_hosts', '/run/secrets/tunnel_key']);
@@ -223,6 +246,7 @@ describe('config file: good fixtures', () => {
         extraArgs: [],
         backoff: { ...DEFAULT_BACKOFF },
         required: false,
+        settingNames: yamlNames(0, { localPort: 'tunnels[0].forwards[0].local or tunnels[0].forwards[1].local' }),
       },
     ] satisfies TunnelSpec[]);
   });

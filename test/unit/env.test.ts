@@ -9,13 +9,14 @@ import {
   DEFAULT_KNOWN_HOSTS_FILE,
   RANDOM_PORT_MAX,
   RANDOM_PORT_MIN,
+  ENV_SETTING_NAMES,
   parseEnv,
-  pinnedKnownHostsLines,
   type Env,
   type EnvConfig,
   type EnvFacts,
-  type FileInfo,
 } from '../../src/config/env.js';
+import type { FileInfo } from '../../src/config/files.js';
+import { pinnedKnownHostsLines } from '../../src/config/host-keys.js';
 import { ConfigError, EXIT_CONFIG, formatProblem, type ConfigProblem } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type TunnelSpec } from '../../src/config/spec.js';
 import { PORT_EXPECTED } from '../../src/config/validate.js';
@@ -108,6 +109,7 @@ describe('parseEnv defaults (nothing set)', () => {
       connectTimeoutSec: 10,
       extraArgs: [],
       backoff: DEFAULT_BACKOFF,
+      settingNames: ENV_SETTING_NAMES,
     });
     assert.equal('identity' in s.server, false);
     assert.notEqual(s.backoff, DEFAULT_BACKOFF, 'backoff must be a copy, not the shared default object');

@@ -1,6 +1,7 @@
 /** Fakes for the supervisor's ports: a virtual clock, scripted ssh processes, scripted probes. */
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from '../../src/supervisor/ports.js';
 import { DEFAULT_BACKOFF, type Forward, type ServerSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { Tunnel } from '../../src/supervisor/tunnel.js';
 
 /** Lets every pending promise chain run (probe results, awaits inside the supervisor). */
@@ -138,6 +139,7 @@ export function testSpec(name: string, forwards: Forward[], server: Pick<ServerS
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
     extraArgs: [],
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
     ...extra,
   };
@@ -152,7 +154,7 @@ export function fakeTunnel(name: string, clock: FakeClock, spawner: FakeSpawner,
     probeTcp: new FakeProbe(clock).probe,
     random: () => 0.5,
     args: [],
-    hintContext: { ...server, hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [REMOTE_4000.bindPort] },
+    hintContext: { ...server, hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [REMOTE_4000.bindPort], settings: ENV_SETTING_NAMES },
   });
 }
 

@@ -1,10 +1,10 @@
 /** parseSshCommandLine: a tunnel from ssh's own words (`autotunnel -L 8080:db:5432 user@bastion`). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseSshCommandLine, type SshCommandLine } from '../../src/config/ssh-command-line.js';
+import { COMMAND_LINE_SETTING_NAMES, parseSshCommandLine, type SshCommandLine } from '../../src/config/ssh-command-line.js';
 import { EXIT_USAGE, UsageError } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type TunnelSpec } from '../../src/config/spec.js';
-import type { FileInfo } from '../../src/config/env.js';
+import type { FileInfo } from '../../src/config/files.js';
 import { PORT_EXPECTED } from '../../src/config/validate.js';
 
 const KEY = '/home/me/.ssh/tunnel_ed25519';
@@ -61,6 +61,7 @@ describe('parseSshCommandLine: the whole spec', () => {
       connectTimeoutSec: 10,
       extraArgs: [],
       backoff: { ...DEFAULT_BACKOFF },
+      settingNames: COMMAND_LINE_SETTING_NAMES,
     };
     assert.deepEqual(spec, expected);
     assert.deepEqual(warnings, []);
@@ -195,7 +196,7 @@ describe('parseSshCommandLine: flags', () => {
       [['-E', '/tmp/ssh.log'], 'command line="-E /tmp/ssh.log": option -E is not allowed: it moves ssh\'s messages to a file, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed'],
       [['-W', 'db:5432'], 'command line="-W db:5432": option -W is not allowed: it forwards standard input/output, which cannot be combined with a tunnel'],
       [['-o', 'ForkAfterAuthentication=yes'], 'command line="-o ForkAfterAuthentication=yes": -o ForkAfterAuthentication is not allowed: it sends ssh to the background, where autotunnel can no longer supervise it'],
-      [['-o', 'Port=2222'], 'command line="-o Port=2222": -o Port is not allowed: set the port with SSH_REMOTE_PORT (or port: in a config file, -p on a command line)'],
+      [['-o', 'Port=2222'], 'command line="-o Port=2222": -o Port is not allowed: set the port with -p'],
       [['-Z'], 'command line="-Z": -Z is not an ssh option (see "man ssh")'],
     ];
     for (const [words, message] of cases) {

@@ -9,6 +9,7 @@ import { Supervisor, type Supervised } from '../../src/supervisor/supervisor.js'
 import { KILL_GRACE_MS, LOCAL_PROBE_RETRY_MS, PROBE_TIMEOUT_MS, Tunnel, type TunnelDeps } from '../../src/supervisor/tunnel.js';
 import { HandshakeGate } from '../../src/supervisor/handshake-gate.js';
 import { DEFAULT_BACKOFF, type Forward, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import type { StateChange, TunnelEvent, TunnelState } from '../../src/supervisor/events.js';
 import { FakeClock, FakeProbe, FakeSpawner, type FakeSsh } from './fakes.js';
 
@@ -31,6 +32,7 @@ function spec(name: string, over: Partial<TunnelSpec> = {}, server: Partial<Tunn
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
     extraArgs: [],
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
     ...over,
   };
@@ -56,7 +58,7 @@ function world(extra: Extra = {}) {
       probeTcp: probe.probe,
       random: () => 0.5,
       args: ['-N', '--', s.server.host, `#${s.name}`],
-      hintContext: { host: s.server.host, port: s.server.port, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
+      hintContext: { host: s.server.host, port: s.server.port, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000], settings: ENV_SETTING_NAMES },
       ...extra,
     });
     return { tunnel, cleanup: () => cleanups.push(`${s.name}:${tunnel.currentState}`) };
@@ -428,7 +430,7 @@ describe('Tunnel liveness check', () => {
       probeTcp: probe.probe,
       random: () => 0.5,
       args: ['-N', '--', HOST],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
+      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000], settings: ENV_SETTING_NAMES },
       liveness: { firstAfterMs: 5_000, everyMs: 10_000, what: 'autossh monitor message', check: live.check },
     });
     const states: StateChange[] = [];
@@ -574,7 +576,7 @@ describe('Tunnel: Unix-socket local forward', () => {
       probeTcp: probe.probe,
       random: () => 0.5,
       args: ['-N', '--', HOST],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [] },
+      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [], settings: ENV_SETTING_NAMES },
       indirect: true, // no reachability probes of the server: only the forward's probes are counted
       ...(withProbe ? { probeUnix } : {}),
     });
@@ -640,7 +642,7 @@ describe('Tunnel: Unix-socket local forward', () => {
       probeTcp: probe.probe,
       random: () => 0.5,
       args: [],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [] },
+      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [], settings: ENV_SETTING_NAMES },
       indirect: true,
       probeUnix: () => Promise.resolve(unixOpen),
     });

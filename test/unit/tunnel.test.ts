@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tunnel, KILL_GRACE_MS, FAST_PROBE_EVERY_MS, MAX_PROBES_IN_FLIGHT } from '../../src/supervisor/tunnel.js';
 import { DEFAULT_BACKOFF, type Forward } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import type { StateChange, TunnelEvent } from '../../src/supervisor/events.js';
 import { FakeClock, FakeProbe, FakeSpawner, testSpec } from './fakes.js';
 
@@ -34,7 +35,7 @@ function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; extraRemo
     probeTcp: probe.probe,
     random: () => opts.random ?? 0.5,
     args: ['-N', '--', SERVER.host],
-    hintContext: { host: SERVER.host, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
+    hintContext: { host: SERVER.host, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000], settings: ENV_SETTING_NAMES },
     ...(opts.indirect ? { indirect: true } : {}),
     ...(opts.extraRemoteForwards ? { extraRemoteForwards: true } : {}),
   });
