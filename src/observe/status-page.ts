@@ -107,12 +107,16 @@ function cellTitle(bucket, startMs) {
 /** The headline: how many are up, and the names of those that are not. */
 function summarize(tunnels) {
   if (!tunnels.length) return { level: 'none', text: 'No tunnels' };
-  var notUp = tunnels.filter(function (t) { return !t.up; });
+  // Disabled or stopped on request: someone chose that; it is said, not alarmed about.
+  var held = tunnels.filter(function (t) { return t.held; }).length;
+  var notUp = tunnels.filter(function (t) { return !t.up && !t.held; });
   var down = notUp.filter(function (t) { return t.state === 'backoff' || (t.state === 'connecting' && t.lastCause); });
   var bad = down.some(function (t) { return t.required; });
-  var level = !notUp.length ? 'ok' : bad ? 'bad' : 'warn';
-  if (tunnels.length === 1) return { level: level, text: tunnels[0].name + ' is ' + (down.length ? 'down' : LABELS[tunnels[0].state] || tunnels[0].state) };
-  if (!notUp.length) return { level: level, text: 'All ' + tunnels.length + ' tunnels up' };
+  var targets = tunnels.filter(targetDown).length;
+  var level = notUp.length ? (bad ? 'bad' : 'warn') : targets ? 'warn' : 'ok';
+  if (tunnels.length === 1) return { level: level, text: tunnels[0].name + ' is ' + (down.length ? 'down' : targets ? 'up, target unreachable' : LABELS[tunnels[0].state] || tunnels[0].state) };
+  var heldText = held ? ' (' + held + ' stopped or disabled)' : '';
+  if (!notUp.length) return { level: level, text: 'All ' + (tunnels.length - held) + ' tunnels up' + (targets ? ', ' + targets + ' with the target unreachable' : '') + heldText };
   var names = notUp.map(function (t) { return t.name; }).join(', ');
   return { level: level, text: notUp.length + ' of ' + tunnels.length + ' ' + (down.length ? 'down' : 'not up yet') + ': ' + names };
 }

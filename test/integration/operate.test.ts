@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliProcess } from '../harness/cli.js';
+import { OUTPUT_DIR, chromiumContext } from '../harness/browser.js';
 import { waitFor } from '../harness/echo.js';
 import type { TestSshd } from '../harness/sshd.js';
 import { parseExposition } from '../unit/exposition.js';
@@ -462,5 +463,67 @@ describe("the target's health", () => {
     } finally {
       listener.close();
     }
+  });
+});
+
+describe('the status page, with control on, in headless Chromium', () => {
+  const browser = chromiumContext({ width: 1280, height: 480 });
+
+  it('buttons only with control on; the token asked once and kept in the tab, never in the page; disabled and target unreachable shown', async () => {
+    const server = await bed.sshd();
+    const [pa, pb, pc, dead] = await freePorts(4);
+    const echo = bed.echo();
+    const token = 'page-token-0123456789';
+    const tokenFile = join(dir, 'page-token');
+    writeFileSync(tokenFile, token + '\n');
+    const file = writeConfig('page.yaml', [
+      ...serverYaml(server),
+      `control: { token_file: ${tokenFile} }`,
+      'tunnels:',
+      '  - name: alpha',
+      `    forwards: [{ local: "127.0.0.1:${pa}", to: "127.0.0.1:${echo.port}" }]`,
+      '  - name: beta',
+      '    enabled: false',
+      `    forwards: [{ local: "127.0.0.1:${pb}", to: "127.0.0.1:${echo.port}" }]`,
+      '  - name: gamma',
+      '    check: { tcp: true, every: 1s }',
+      `    forwards: [{ local: "127.0.0.1:${pc}", to: "127.0.0.1:${dead}" }]`,
+    ]);
+    const { run, base } = await runWithHttp(file);
+    await waitForLog(run.cli, { tunnel: 'alpha', state: 'up' }, UP_TIMEOUT_MS);
+    await waitForLog(run.cli, { tunnel: 'gamma', target: 'unreachable' }, UP_TIMEOUT_MS);
+
+    const page = browser().pages()[0] ?? (await browser().newPage());
+    const prompts: string[] = [];
+    page.on('dialog', (d) => {
+      prompts.push(`${d.type()}: ${d.message()}`);
+      void (d.type() === 'prompt' ? d.accept(token) : d.dismiss());
+    });
+    await page.goto(`${base}/`);
+    const row = (name: string) => `tr[data-tunnel="${name}"]`;
+    const visibleButtons = (name: string) => page.locator(`${row(name)} .actions:not([hidden]) button:not([hidden])`).allTextContents();
+    await page.waitForFunction(() => document.querySelectorAll('tr.tunnel').length === 3, null, { timeout: UP_TIMEOUT_MS });
+    await page.waitForFunction(() => /target unreachable/.test(document.querySelector('tr[data-tunnel="gamma"] .cause-text')?.textContent ?? ''), null, { timeout: UP_TIMEOUT_MS });
+    assert.deepEqual(await visibleButtons('alpha'), ['restart', 'stop']);
+    assert.deepEqual(await visibleButtons('beta'), ['start']);
+    assert.equal(await page.locator(`${row('beta')} .badge`).textContent(), 'disabled');
+    assert.match((await page.locator(`${row('gamma')} .cause-text`).textContent()) ?? '', /^up, target unreachable: the server could not reach the target \(connection refused\)$/);
+    assert.equal(await page.locator(`${row('gamma')} .badge`).getAttribute('class'), 'badge b-target');
+    await page.screenshot({ path: join(OUTPUT_DIR, 'status-page-control.png') });
+
+    // Stop alpha: the token is asked for, once.
+    await page.locator(`${row('alpha')} button[data-action="stop"]`).click();
+    await page.waitForFunction(() => document.querySelector('tr[data-tunnel="alpha"] .badge')?.textContent === 'stopped', null, { timeout: UP_TIMEOUT_MS });
+    assert.equal(prompts.length, 1);
+    assert.match(prompts[0]!, /^prompt: Control token/);
+    assert.deepEqual(await visibleButtons('alpha'), ['start']);
+    // Start beta: no second prompt.
+    await page.locator(`${row('beta')} button[data-action="start"]`).click();
+    await page.waitForFunction(() => document.querySelector('tr[data-tunnel="beta"] .badge')?.textContent === 'up', null, { timeout: UP_TIMEOUT_MS });
+    assert.equal(prompts.length, 1, 'the token is kept for the tab');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('autotunnel-control-token')), token);
+    assert.ok(!(await (await fetch(`${base}/`)).text()).includes(token), 'the page never embeds the token');
+    assert.ok(!(await (await fetch(`${base}/api/tunnels`)).text()).includes(token));
+    await page.evaluate(() => sessionStorage.clear());
   });
 });
