@@ -23,42 +23,64 @@ export interface PostResult {
   error?: string;
 }
 
-/** One POST with a timeout; never rejects. */
+/**
+ * One POST with a timeout covering the whole exchange; never rejects. node:http/https rather
+ * than fetch: fetch loads undici, which added about 20 MB of resident memory to 100 tunnels
+ * (78 MB instead of 54 MB, measured with notifications configured); https is loaded only for
+ * https URLs. Redirects are not followed (a 3xx counts as a failure, as it says where to go).
+ */
 export async function postMessage(url: string, message: RenderedMessage, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<PostResult> {
+  let target: URL;
   try {
-    // fetch refuses a URL with user:password in it; they become Basic authentication, as curl does.
-    const target = new URL(url);
-    const headers: Record<string, string> = { 'content-type': message.contentType, 'user-agent': 'autotunnel' };
-    if (target.username || target.password) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
-    target.username = '';
-    target.password = '';
-    const res = await fetch(target, {
-      method: 'POST',
-      headers,
-      body: message.body,
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error',
-    });
-    // The body is not needed; reading it frees the connection.
-    await res.arrayBuffer().catch(() => undefined);
-    return res.ok ? { ok: true } : { ok: false, error: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
-  } catch (e) {
-    return { ok: false, error: explainPostError(e, timeoutMs) };
+    target = new URL(url);
+  } catch {
+    return { ok: false, error: 'not a URL' };
   }
+  const { request } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const headers: Record<string, string | number> = { 'content-type': message.contentType, 'content-length': Buffer.byteLength(message.body), 'user-agent': 'autotunnel' };
+  // user:password in the URL become Basic authentication, as curl does.
+  if (target.username || target.password) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+  target.username = '';
+  target.password = '';
+  return new Promise<PostResult>((resolve) => {
+    let done = false;
+    const finish = (r: PostResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const req = request(target, { method: 'POST', headers }, (res) => {
+      // The body is not needed; reading it frees the connection.
+      res.resume();
+      res.on('error', (e) => finish({ ok: false, error: explainPostError(e) }));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        finish(status >= 200 && status < 300 ? { ok: true } : { ok: false, error: `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}` });
+      });
+    });
+    const timer = setTimeout(() => {
+      finish({ ok: false, error: `no answer within ${timeoutMs / 1000} s` });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (e) => finish({ ok: false, error: explainPostError(e) }));
+    req.end(message.body);
+  });
 }
 
-function explainPostError(e: unknown, timeoutMs: number): string {
-  const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
-  switch (err.cause?.code) {
+function explainPostError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'the host name does not resolve';
+    case 'ECONNRESET':
+      return 'the connection was reset';
     default:
-      // Never err.message alone: undici's may quote the URL.
-      return err.cause?.code ?? err.name ?? 'request failed';
+      // Never the error's message alone: it may quote the URL.
+      return code ?? 'request failed';
   }
 }
 
