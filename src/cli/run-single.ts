@@ -17,7 +17,8 @@ export interface SingleRun {
   settings: Settings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   hooks?: LifecycleHooks;
   /** Undone at exit, after the tunnel has stopped. */
   cleanup?: () => void;
@@ -38,7 +39,7 @@ export async function runSingle(run: SingleRun): Promise<number> {
       stateDir: settings.stateDir ?? defaultStateDir(run.env),
       stateDirExplicit: settings.stateDir !== undefined,
       logger,
-      ...(run.liveness ? { liveness: run.liveness } : {}),
+      ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
     });
   const built = build(spec);
   const supervisor = new Supervisor();

@@ -19,7 +19,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { unusableFile, type FileInfo } from './files.js';
 import { pinnedKnownHostsLines } from './host-keys.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
-import { checkExtraArgs } from './ssh-options.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, bindAddressProblem, hostProblem, parseBoolean, parsePort, parseWholeNumber, userProblem } from './validate.js';
 import { isLoopback, unbracket } from '../net/address.js';
 
@@ -214,14 +214,14 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   if (rawOptions !== undefined) {
     try {
       extraArgs = splitShellWords(rawOptions);
-      const check = checkExtraArgs(extraArgs, ENV_SETTING_NAMES);
-      for (const e of check.errors) bad('SSH_OPTIONS', rawOptions, e);
-      warnings.push(...check.warnings.map((w) => `SSH_OPTIONS: ${w}`));
     } catch (e) {
       if (!(e instanceof ShellWordsError)) throw e;
       bad('SSH_OPTIONS', rawOptions, `${e.message}; quote as in a shell, e.g. -o "ProxyCommand=nc -x proxy:1080 %h %p"`);
     }
   }
+  const check = checkExtraArgs(extraArgs, ENV_SETTING_NAMES);
+  for (const e of check.errors) bad('SSH_OPTIONS', rawOptions, e);
+  warnings.push(...check.warnings.map((w) => `SSH_OPTIONS: ${w}`));
 
   const name = get('AUTOTUNNEL_NAME') ?? DEFAULT_TUNNEL_NAME;
   if (!TUNNEL_NAME.test(name)) {
@@ -236,7 +236,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     forwards: [forward],
     keepalive,
     connectTimeoutSec,
-    extraArgs,
+    ssh: sshSpec(extraArgs, check),
     backoff: { ...DEFAULT_BACKOFF },
     settingNames: ENV_SETTING_NAMES,
   };

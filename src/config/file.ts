@@ -15,13 +15,14 @@ import {
   type HostKeyPolicy,
   type KeepaliveSpec,
   type SettingNames,
+  type SshSpec,
   type TunnelSpec,
 } from './spec.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { unusableFile, type FileInfo } from './files.js';
 import { makeForward, parseEndpoint } from './forward.js';
 import { pinnedKnownHostsLines } from './host-keys.js';
-import { checkExtraArgs } from './ssh-options.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
 import { readCheck, readControl, readNotify } from './file-operate.js';
@@ -185,7 +186,7 @@ function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, d
     forwards,
     keepalive: keepalive!,
     connectTimeoutSec: connectTimeoutSec!,
-    extraArgs: server.extraArgs,
+    ssh: server.ssh,
     backoff: backoff!,
     required: required!,
     settingNames,
@@ -210,7 +211,7 @@ function serverSettingNames(f: ServerFields, block: string): Omit<SettingNames, 
   };
 }
 
-function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node, path: string, block: string): { spec: TunnelSpec['server']; extraArgs: string[] } | undefined {
+function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node, path: string, block: string): { spec: TunnelSpec['server']; ssh: SshSpec } | undefined {
   const str = (k: keyof ServerFields) => (f[k] ? r.string(f[k]!.node, f[k]!.path) : undefined);
   const secret = (k: string): string | undefined => {
     // `X_file`: the value is read from a file (Docker/Kubernetes secrets), trailing newline dropped.
@@ -266,19 +267,18 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
   for (const j of jump ?? []) {
     if (!/^(?:[^@\s-][^@\s]*@)?[A-Za-z0-9_.:[\]-]+$/.test(j) || j.startsWith('-')) r.fail(f.jump!.node, f.jump!.path, j, 'expected [user@]host[:port] jump hosts');
   }
-  let extraArgs: string[] = [];
+  const extraArgs = f.options ? (r.strings(f.options.node, f.options.path, true) ?? []) : [];
+  // Options from defaults are refused in defaults' words, so the problem is reported once.
+  const names = serverSettingNames(f, f.options?.name.startsWith('defaults.') ? 'defaults.server' : block);
+  const check = checkExtraArgs(extraArgs, { ...names, localPort: '' });
   if (f.options) {
-    extraArgs = r.strings(f.options.node, f.options.path, true) ?? [];
-    // Options from defaults are refused in defaults' words, so the problem is reported once.
-    const names = serverSettingNames(f, f.options.name.startsWith('defaults.') ? 'defaults.server' : block);
-    const check = checkExtraArgs(extraArgs, { ...names, localPort: '' });
     for (const e of check.errors) r.fail(f.options.node, f.options.path, extraArgs.join(' '), e);
     r.warnings.push(...check.warnings.map((w) => `${r.at(f.options!.node)} ${f.options!.path}: ${w}`));
   }
   if (port === undefined || host === undefined) return undefined;
   return {
     spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
-    extraArgs,
+    ssh: sshSpec(extraArgs, check, jump),
   };
 }
 

@@ -99,11 +99,13 @@ export interface TunnelSpec {
   forwards: Forward[];
   keepalive: KeepaliveSpec;
   connectTimeoutSec: number;
-  /** Extra ssh arguments, already split (never through a shell) and checked. */
-  extraArgs: string[];
+  /** The user's extra ssh options, and what they change. */
+  ssh: SshSpec;
   backoff: BackoffSpec;
   /** Whether readiness (/readyz, `autotunnel health`) waits for this tunnel; default true. */
   required?: boolean;
+  /** An end-to-end check through the tunnel while it is up (autossh's -M); absent: none. */
+  monitor?: MonitorSpec;
   /** How the user wrote each setting (for fix texts); not part of what the tunnel does. */
   settingNames: SettingNames;
   /** false: defined but never started (state "disabled") until `autotunnel start NAME`. */
@@ -117,6 +119,24 @@ export interface TunnelSpec {
 export interface TargetCheckSpec {
   /** Connect through each -L forward this often; ssh's answer tells whether the target was reached. */
   everyMs: number;
+}
+
+/** The user's extra ssh options and what they change, read once by the config source. */
+export interface SshSpec {
+  /** Extra ssh arguments, already split (never through a shell) and checked. */
+  extraArgs: string[];
+  /** They add -R forwards, so readiness waits for ssh's "all forwards confirmed". */
+  addsRemoteForwards: boolean;
+  /** ssh does not connect straight to the server (jump host, ProxyJump, ProxyCommand). */
+  proxied: boolean;
+}
+
+/** autossh's -M monitor: a message through the tunnel that must come back, or ssh is restarted. */
+export interface MonitorSpec {
+  firstAfterMs: number;
+  everyMs: number;
+  /** What the check is, for the cause: "monitor message (-M)". */
+  what: string;
 }
 
 export const DEFAULT_BACKOFF: BackoffSpec = {

@@ -3,12 +3,12 @@
  * and `autotunnel autossh …`: people who know ssh write the tunnel the way they always have.
  * The words are parsed by ssh's option grammar, never passed through a shell.
  */
-import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_SEC, defaultKeepalive, type Forward, type SettingNames, type TunnelSpec } from './spec.js';
+import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_SEC, defaultKeepalive, type Forward, type MonitorSpec, type SettingNames, type TunnelSpec } from './spec.js';
 import { ConfigError, UsageError, type ConfigProblem } from './errors.js';
 import type { FileInfo } from './files.js';
 import { parseSshForward } from './forward.js';
 import { scanSshOptions } from './ssh-option-grammar.js';
-import { checkExtraArgs } from './ssh-options.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { hostProblem, parsePort, userProblem, PORT_EXPECTED } from './validate.js';
 import { unbracket } from '../net/address.js';
 
@@ -28,7 +28,7 @@ export function parseSshCommandLine(
   facts: { fileInfo(path: string): FileInfo | undefined; defaultUser: string },
   name = 'tunnel',
   /** What a caller adds to the user's words (autossh: its monitor forwards, AUTOSSH_GATETIME). */
-  additions: { forwards?: Forward[]; stableAfterMs?: number } = {},
+  additions: { forwards?: Forward[]; stableAfterMs?: number; monitor?: MonitorSpec } = {},
 ): SshCommandLine {
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
@@ -152,8 +152,9 @@ export function parseSshCommandLine(
     forwards: [...forwards, ...(additions.forwards ?? [])],
     keepalive: defaultKeepalive(),
     connectTimeoutSec: DEFAULT_CONNECT_TIMEOUT_SEC,
-    extraArgs: extra,
+    ssh: sshSpec(extra, check, jump),
     backoff: { ...DEFAULT_BACKOFF, ...(additions.stableAfterMs !== undefined ? { stableAfterMs: additions.stableAfterMs } : {}) },
+    ...(additions.monitor ? { monitor: additions.monitor } : {}),
     settingNames: COMMAND_LINE_SETTING_NAMES,
   };
   return { spec, warnings };

@@ -4,7 +4,7 @@
  * break supervision, is refused at start instead of failing in a restart loop. Refusals name
  * the setting to use instead the way the user's config source names it.
  */
-import type { SettingNames } from './spec.js';
+import type { SettingNames, SshSpec } from './spec.js';
 import { scanSshOptions, splitKeyword } from './ssh-option-grammar.js';
 
 /** Options that stop ssh being a supervisable, foreground tunnel, with the reason. */
@@ -115,4 +115,9 @@ function checkKeyword(setting: string, names: SettingNames, out: ExtraArgsCheck)
   } else if (Object.hasOwn(controlled, keyword)) {
     out.warnings.push(`-o ${parsed.keyword}=${parsed.value} is ignored: ${controlled[keyword]}`);
   }
+}
+
+/** The spec's ssh part: the checked words and what they change (`jump`: the server's own jump hosts). */
+export function sshSpec(extraArgs: string[], check: ExtraArgsCheck, jump: string[] = []): SshSpec {
+  return { extraArgs, addsRemoteForwards: check.addsRemoteForward, proxied: jump.length > 0 || check.proxied };
 }

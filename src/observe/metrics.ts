@@ -4,12 +4,12 @@
  * here rather than with prom-client: the format is small and stable, and prom-client would add
  * about 7.5 MB of resident memory to a process that otherwise needs about 48 MB.
  */
-import type { TunnelState } from '../supervisor/events.js';
+import { TUNNEL_STATES, type TunnelState } from '../supervisor/events.js';
 import { CONNECT_BUCKETS_SECONDS, type Snapshot } from './state-store.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-const STATES: readonly TunnelState[] = ['starting', 'connecting', 'up', 'backoff', 'stopping', 'stopped', 'disabled'];
+const STATES: readonly TunnelState[] = TUNNEL_STATES;
 
 export interface BuildInfo {
   version: string;

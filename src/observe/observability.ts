@@ -40,10 +40,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
   }
   const store = new StateStore({
     now: opts.now ?? Date.now,
-    initial: supervisor.list().map((t) => {
-      const { state, since } = t.status();
-      return { ...tunnelInfo(t), state, since };
-    }),
+    initial: supervisor.list().map((t) => ({ ...tunnelInfo(t), state: t.state })),
     lookup: (name) => {
       const t = supervisor.get(name);
       return t && tunnelInfo(t);

@@ -48,17 +48,17 @@ export class TunnelControl {
       const names = this.supervisor.list().map((t) => t.name);
       return { status: 404, message: `no tunnel named "${name}"; the tunnels are: ${names.join(', ') || '(none)'}` };
     }
-    const state = tunnel.currentState;
+    const state = tunnel.state;
     const held = HELD.has(state);
     if (action === 'stop') {
       if (held) return { status: 200, message: `${name} is already ${state}`, state };
       await tunnel.stop(makeCause('stopped_by_request', 'stopped on request (autotunnel stop); it stays stopped until started, or until a reload changes its definition'));
-      return { status: 200, message: `${name} stopped; it stays stopped until "autotunnel start ${name}"`, state: tunnel.currentState };
+      return { status: 200, message: `${name} stopped; it stays stopped until "autotunnel start ${name}"`, state: tunnel.state };
     }
     if (!held) {
       if (action === 'start') return { status: 200, message: `${name} is already running (${state})`, state };
       tunnel.retryNow('restart requested (autotunnel restart)');
-      return { status: 200, message: `${name}: ssh restarted`, state: tunnel.currentState };
+      return { status: 200, message: `${name}: ssh restarted`, state: tunnel.state };
     }
     let built: Supervised;
     try {
@@ -67,6 +67,6 @@ export class TunnelControl {
       return { status: 500, message: `${name} could not be started: ${e instanceof Error ? e.message : String(e)}` };
     }
     await this.supervisor.replace(built, { evenIfDisabled: true });
-    return { status: 200, message: `${name} started`, state: built.tunnel.currentState };
+    return { status: 200, message: `${name} started`, state: built.tunnel.state };
   }
 }

@@ -2,7 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
-import type { Tunnel, TunnelStatus } from './tunnel.js';
+import type { Tunnel } from './tunnel.js';
 
 /** A tunnel and what must be undone once it is gone (its private key copy, say). */
 export interface Supervised {
@@ -97,10 +97,6 @@ export class Supervisor {
 
   list(): Tunnel[] {
     return [...this.tunnels.values()].map((t) => t.tunnel);
-  }
-
-  statuses(): TunnelStatus[] {
-    return this.list().map((t) => t.status());
   }
 
   retryAll(reason: string): void {

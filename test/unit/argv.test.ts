@@ -33,7 +33,7 @@ function makeSpec(over: {
     forwards: over.forwards ?? [LOCAL],
     keepalive: over.keepalive ?? DEFAULT_KEEPALIVE,
     connectTimeoutSec: over.connectTimeoutSec ?? 10,
-    extraArgs: over.extraArgs ?? [],
+    ssh: { extraArgs: over.extraArgs ?? [], addsRemoteForwards: false, proxied: false },
     settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
   };

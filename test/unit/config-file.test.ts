@@ -57,6 +57,7 @@ function problems(fn: () => unknown): string[] {
 
 const DEFAULT_KEEPALIVE: KeepaliveSpec = { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } };
 const TOFU = { mode: 'trust-on-first-use', checkHostIp: true } as const;
+const NO_EXTRA_SSH = { extraArgs: [], addsRemoteForwards: false, proxied: false };
 
 /** How fix texts name the settings of tunnels[i] when the file sets none of them: where to set each. */
 function yamlNames(i: number, over: Partial<SettingNames> = {}): SettingNames {
@@ -85,7 +86,7 @@ describe('config file: good fixtures', () => {
       forwards: [{ kind: 'local', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 }],
       keepalive: DEFAULT_KEEPALIVE,
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: NO_EXTRA_SSH,
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
       settingNames: yamlNames(0),
@@ -113,7 +114,7 @@ describe('config file: good fixtures', () => {
       forwards: [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 }],
       keepalive,
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: NO_EXTRA_SSH,
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
       settingNames: yamlNames(0, { user: 'defaults.server.user', key: 'defaults.server.key_file', knownHosts: 'defaults.server.known_hosts_file' }),
@@ -134,7 +135,7 @@ describe('config file: good fixtures', () => {
       ],
       keepalive,
       connectTimeoutSec: 10,
-      extraArgs: ['-o', 'Compression=yes'],
+      ssh: { extraArgs: ['-o', 'Compression=yes'], addsRemoteForwards: false, proxied: true },
       backoff: { ...DEFAULT_BACKOFF, initialMs: 200, maxMs: 60_000, stableAfterMs: 10_000 },
       required: false,
       settingNames: yamlNames(1, {
@@ -174,7 +175,7 @@ describe('config file: good fixtures', () => {
       { kind: 'local', bindAddress: '127.0.0.1', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 },
       { kind: 'local', bindAddress: '::1', bindPort: 5433, targetHost: '2001:db8::10', targetPort: 5432 },
     ]);
-    assert.deepEqual(postgres.extraArgs, defaultOptions);
+    assert.deepEqual(postgres.ssh.extraArgs, defaultOptions);
     assert.deepEqual(postgres.keepalive, defaultKeepalive);
     assert.deepEqual(postgres.backoff, defaultBackoff);
     assert.equal(postgres.connectTimeoutSec, 15);
@@ -192,7 +193,7 @@ describe('config file: good fixtures', () => {
       { kind: 'remote', bindAddress: '0.0.0.0', bindPort: 8080, targetHost: 'localhost', targetPort: 80 },
       { kind: 'remote', bindPort: 0, targetSocket: '/run/app/http.sock' },
     ]);
-    assert.deepEqual(webIn.extraArgs, ['-4', '-o', 'ExitOnForwardFailure=no'], 'a list is taken word for word, replacing the defaults\' options');
+    assert.deepEqual(webIn.ssh.extraArgs, ['-4', '-o', 'ExitOnForwardFailure=no'], 'a list is taken word for word, replacing the defaults\' options');
     assert.deepEqual(webIn.keepalive, { intervalSec: 10, countMax: 2, explicit: { interval: true, countMax: true } });
     assert.deepEqual(webIn.backoff, { ...DEFAULT_BACKOFF, initialMs: 1000, maxMs: 120_000, stableAfterMs: 0 });
     assert.equal(webIn.connectTimeoutSec, 15);
@@ -218,7 +219,7 @@ describe('config file: good fixtures', () => {
       { kind: 'local', bindAddress: '0.0.0.0', bindPort: 2375, targetSocket: '/var/run/docker.sock' },
     ]);
     assert.equal(docker.connectTimeoutSec, 5);
-    assert.deepEqual(docker.extraArgs, defaultOptions);
+    assert.deepEqual(docker.ssh.extraArgs, defaultOptions);
   });
 
   test('pinned-ipv6.yaml: inline host keys for an IPv6 server on another port; keepalive count only', () => {
@@ -243,7 +244,7 @@ describe('config file: good fixtures', () => {
         ],
         keepalive: { intervalSec: 2, countMax: 0, explicit: { interval: false, countMax: true } },
         connectTimeoutSec: 10,
-        extraArgs: [],
+        ssh: NO_EXTRA_SSH,
         backoff: { ...DEFAULT_BACKOFF },
         required: false,
         settingNames: yamlNames(0, { localPort: 'tunnels[0].forwards[0].local or tunnels[0].forwards[1].local' }),
@@ -313,7 +314,7 @@ describe('config file: details', () => {
     const config = parseText(text, world({ HOST: 'h.example.com', USER_NAME: '' }).facts);
     assert.equal(config.tunnels[0]!.server.host, 'h.example.com');
     assert.equal(config.tunnels[0]!.server.user, 'fallback');
-    assert.deepEqual(config.tunnels[0]!.extraArgs, ['-o', 'SetEnv=PRICE=$5', '-o', 'SetEnv=X=y']);
+    assert.deepEqual(config.tunnels[0]!.ssh.extraArgs, ['-o', 'SetEnv=PRICE=$5', '-o', 'SetEnv=X=y']);
   });
 
   test('an unset variable names the first one missing, with the text as written', () => {
@@ -374,7 +375,7 @@ describe('config file: details', () => {
   });
 
   test('options: a string is split by shell rules; bad quoting is reported', () => {
-    assert.deepEqual(parseText(ONE(`      host: h\n      options: -o 'ProxyCommand=nc %h %p' -v\n`)).tunnels[0]!.extraArgs, ['-o', 'ProxyCommand=nc %h %p', '-v']);
+    assert.deepEqual(parseText(ONE(`      host: h\n      options: -o 'ProxyCommand=nc %h %p' -v\n`)).tunnels[0]!.ssh.extraArgs, ['-o', 'ProxyCommand=nc %h %p', '-v']);
     const bad = problems(() => parseText(ONE(`      host: h\n      options: -o 'Compression=yes\n`)));
     assert.equal(bad.length, 1);
     assert.match(bad[0]!, /^tunnels\.yaml:5:16 tunnels\[0\] \(t\)\.server\.options="-o 'Compression=yes": .+; quote as in a shell, or write a list$/);

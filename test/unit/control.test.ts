@@ -69,7 +69,7 @@ describe('TunnelControl', () => {
     const up = async (name: string) => {
       spawner.spawned.filter((p) => !p.exited).forEach((p) => p.say(REMOTE_4000_OK));
       await clock.advance(0);
-      assert.equal(supervisor.get(name)?.currentState, 'up');
+      assert.equal(supervisor.get(name)?.state, 'up');
     };
     return { clock, spawner, build, supervisor, control, specA, up };
   }
@@ -81,14 +81,14 @@ describe('TunnelControl', () => {
     await w.up('a');
     const stop = await w.control.act('a', 'stop');
     assert.equal(stop.status, 200);
-    assert.equal(w.supervisor.get('a')?.currentState, 'stopped');
+    assert.equal(w.supervisor.get('a')?.state, 'stopped');
     assert.deepEqual(w.spawner.last.kills, ['SIGTERM']);
     assert.equal((await w.control.act('a', 'stop')).message, 'a is already stopped');
 
     const r = await w.supervisor.reconcile([w.specA()], w.build);
     assert.deepEqual(r.unchanged, ['a']);
     await w.clock.advance(60_000);
-    assert.equal(w.supervisor.get('a')?.currentState, 'stopped', 'still stopped after an unchanged reload');
+    assert.equal(w.supervisor.get('a')?.state, 'stopped', 'still stopped after an unchanged reload');
     assert.equal(w.spawner.spawned.length, 1);
 
     assert.equal((await w.control.act('a', 'start')).status, 200);
@@ -104,14 +104,14 @@ describe('TunnelControl', () => {
     await w.control.act('a', 'stop');
     const r = await w.supervisor.reconcile([w.specA({ connectTimeoutSec: 20 })], w.build);
     assert.deepEqual(r.changed, ['a']);
-    assert.equal(w.supervisor.get('a')?.currentState, 'connecting');
+    assert.equal(w.supervisor.get('a')?.state, 'connecting');
   });
 
   test('enabled: false is "disabled" and never spawns; start runs it (still defined as disabled), restart restarts a running ssh', async () => {
     const w = world();
     await w.supervisor.reconcile([w.specA({ enabled: false })], w.build);
     w.supervisor.startAll();
-    assert.equal(w.supervisor.get('a')?.currentState, 'disabled');
+    assert.equal(w.supervisor.get('a')?.state, 'disabled');
     assert.equal(w.spawner.spawned.length, 0);
     await w.control.act('a', 'start');
     await w.up('a');

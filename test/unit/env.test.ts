@@ -107,7 +107,7 @@ describe('parseEnv defaults (nothing set)', () => {
       forwards: [{ kind: 'remote', bindAddress: '127.0.0.1', bindPort: 49152, targetHost: 'localhost', targetPort: 22 }],
       keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: { extraArgs: [], addsRemoteForwards: false, proxied: false },
       backoff: DEFAULT_BACKOFF,
       settingNames: ENV_SETTING_NAMES,
     });
@@ -660,19 +660,19 @@ describe('keepalive and timeouts', () => {
 
 describe('SSH_OPTIONS', () => {
   test('unset: no extra arguments', () => {
-    assert.deepEqual(spec({}).extraArgs, []);
+    assert.deepEqual(spec({}).ssh.extraArgs, []);
   });
 
   test('split by shell quoting rules, never through a shell', () => {
-    assert.deepEqual(spec({ SSH_OPTIONS: '-o StreamLocalBindUnlink=yes' }).extraArgs, ['-o', 'StreamLocalBindUnlink=yes']);
-    assert.deepEqual(spec({ SSH_OPTIONS: '-o "ProxyCommand=nc -x proxy:1080 %h %p" -C' }).extraArgs, ['-o', 'ProxyCommand=nc -x proxy:1080 %h %p', '-C']);
-    assert.deepEqual(spec({ SSH_OPTIONS: "-o 'ProxyCommand=ssh -W %h:%p $BASTION' -vT" }).extraArgs, ['-o', 'ProxyCommand=ssh -W %h:%p $BASTION', '-vT']);
-    assert.deepEqual(spec({ SSH_OPTIONS: '-J bastion.example.com' }).extraArgs, ['-J', 'bastion.example.com']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-o StreamLocalBindUnlink=yes' }).ssh.extraArgs, ['-o', 'StreamLocalBindUnlink=yes']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-o "ProxyCommand=nc -x proxy:1080 %h %p" -C' }).ssh.extraArgs, ['-o', 'ProxyCommand=nc -x proxy:1080 %h %p', '-C']);
+    assert.deepEqual(spec({ SSH_OPTIONS: "-o 'ProxyCommand=ssh -W %h:%p $BASTION' -vT" }).ssh.extraArgs, ['-o', 'ProxyCommand=ssh -W %h:%p $BASTION', '-vT']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-J bastion.example.com' }).ssh.extraArgs, ['-J', 'bastion.example.com']);
   });
 
   test('controlled keywords are accepted with a prefixed warning', () => {
     const { spec: s, warnings } = parse({ SSH_OPTIONS: '-o StrictHostKeyChecking=no' });
-    assert.deepEqual(s.extraArgs, ['-o', 'StrictHostKeyChecking=no']);
+    assert.deepEqual(s.ssh.extraArgs, ['-o', 'StrictHostKeyChecking=no']);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /^SSH_OPTIONS: -o StrictHostKeyChecking=no is ignored: host keys are always verified/);
   });

@@ -43,7 +43,7 @@ function makeSpec(hostKey: HostKeyPolicy, identity?: Identity): TunnelSpec {
     forwards: [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'localhost', targetPort: 80 }],
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
-    extraArgs: [],
+    ssh: { extraArgs: [], addsRemoteForwards: false, proxied: false },
     settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
   };
