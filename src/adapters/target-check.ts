@@ -1,8 +1,9 @@
 /**
  * `check: {tcp: true, every: 30s}`: while a tunnel is up, open a connection through each of its
- * TCP -L forwards now and then, so that a target that went away is noticed before a user's
- * connection finds out. The verdict is ssh's own (see ssh/target-lines.ts): this only makes
- * ssh open a channel and closes it again; no byte is sent.
+ * TCP -L forwards (and -D forwards, asking the SOCKS proxy for `check.target`) now and then, so
+ * that a target that went away is noticed before a user's connection finds out. The verdict is
+ * ssh's own (see ssh/target-lines.ts): this only makes ssh open a channel and closes it again;
+ * no byte reaches the target.
  */
 import { connect } from 'node:net';
 import { checkable } from '../config/file-operate.js';
@@ -29,11 +30,11 @@ export function startTargetChecks(supervisor: Supervisor, clock: Clock = realClo
     cancel(e.tunnel);
     const spec = supervisor.get(e.tunnel)?.spec;
     if (e.to !== 'up' || !spec?.check) return;
-    const forwards = spec.forwards.filter(checkable);
-    const every = spec.check.everyMs;
+    const check = spec.check;
+    const forwards = spec.forwards.filter((f) => checkable(f, check));
     const tick = () => {
-      for (const f of forwards) openAndClose(connectAddress(f.bindAddress), f.bindPort);
-      timers.set(e.tunnel, clock.setTimer(every, tick));
+      for (const f of forwards) openAndClose(connectAddress(f.bindAddress), f.bindPort, f.kind === 'dynamic' ? check.socksTarget : undefined);
+      timers.set(e.tunnel, clock.setTimer(check.everyMs, tick));
     };
     timers.set(e.tunnel, clock.setTimer(FIRST_CHECK_AFTER_MS, tick));
   });
@@ -43,13 +44,24 @@ export function startTargetChecks(supervisor: Supervisor, clock: Clock = realClo
   };
 }
 
-/** Connects, waits for ssh to close the connection (the target refused) or CHECK_HOLD_MS, then closes. */
-function openAndClose(host: string, port: number): void {
+/**
+ * Connects (through SOCKS5 to `socks` when given), waits for ssh to close the connection (the
+ * target refused) or CHECK_HOLD_MS, then closes.
+ */
+function openAndClose(host: string, port: number, socks?: { host: string; port: number }): void {
   const socket = connect({ host, port });
+  if (socks) {
+    // No authentication, then CONNECT by name (ssh resolves it on the server, as for a user's connection).
+    const name = Buffer.from(socks.host);
+    socket.once('connect', () => socket.write(Buffer.from([5, 1, 0])));
+    socket.once('data', () => {
+      // ssh answers the SOCKS request before the server answers the channel: hold on until then.
+      socket.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([socks.port >> 8, socks.port & 255])]));
+    });
+  } else socket.on('data', () => socket.destroy());
   const timer = setTimeout(() => socket.destroy(), CHECK_HOLD_MS);
   timer.unref();
   socket.on('error', () => undefined);
   socket.on('close', () => clearTimeout(timer));
   socket.on('end', () => socket.destroy());
-  socket.on('data', () => socket.destroy());
 }

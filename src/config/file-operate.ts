@@ -5,11 +5,12 @@
 import { isSeq, type Node } from 'yaml';
 import { raw, type YamlReader } from './yaml-reader.js';
 import type { Forward, TargetCheckSpec } from './spec.js';
+import { parseEndpoint } from './forward.js';
 import { AFTER_EXPECTED, DEFAULT_NOTIFY_AFTER_MS, FORMAT_EXPECTED, NOTIFY_FORMATS, parseDurationMs, readSecret, urlProblem, type NotifyFormat, type NotifyReceiver } from './notify-settings.js';
 
 const NOTIFY_KEYS = ['url', 'url_file', 'format', 'after'];
 const CONTROL_KEYS = ['token_file'];
-const CHECK_KEYS = ['tcp', 'every'];
+const CHECK_KEYS = ['tcp', 'every', 'target'];
 export const DEFAULT_CHECK_EVERY_MS = 30_000;
 
 /** `notify:` — a list of {url | url_file, format, after}. */
@@ -72,7 +73,10 @@ export function readControl(r: YamlReader, node: Node | null): { file: string; o
   return file === undefined ? undefined : { file, origin: 'control.token_file' };
 }
 
-/** `check: {tcp: true, every: 30s}`: only through a TCP -L forward, whose target is fixed. */
+/**
+ * `check: {tcp: true, every: 30s}` through TCP -L forwards (their target is fixed), and through
+ * -D forwards with `target: host:port` (where the SOCKS proxy is asked to connect).
+ */
 export function readCheck(r: YamlReader, node: Node | null, path: string, forwards: Forward[]): TargetCheckSpec | undefined {
   const m = r.map(node, path, CHECK_KEYS);
   if (!m) return undefined;
@@ -86,13 +90,25 @@ export function readCheck(r: YamlReader, node: Node | null, path: string, forwar
     if (s === undefined) return undefined;
     everyMs = Math.round(s * 1000);
   }
-  if (!forwards.some(checkable)) {
-    return r.fail(tcp.value, `${path}.tcp`, undefined, 'needs a local TCP forward (local: port with to: host:port) to connect through; a -R target is watched from ssh\'s own reports, and a dynamic (SOCKS) forward has no fixed target');
+  let socksTarget: TargetCheckSpec['socksTarget'];
+  const target = m.get('target');
+  if (target) {
+    const text = r.string(target.value, `${path}.target`);
+    if (text === undefined) return undefined;
+    const e = parseEndpoint(text, 'target', false);
+    if (typeof e === 'string' || e.socket) return r.fail(target.value, `${path}.target`, text, typeof e === 'string' ? e : 'expected host:port: a SOCKS proxy connects to TCP targets');
+    if (!forwards.some((f) => f.kind === 'dynamic' && !f.bindSocket)) return r.fail(target.value, `${path}.target`, text, 'only for a dynamic (SOCKS) forward: a local forward\'s target is its to:');
+    socksTarget = { host: e.address!, port: e.port! };
   }
-  return { everyMs };
+  const spec: TargetCheckSpec = { everyMs, ...(socksTarget ? { socksTarget } : {}) };
+  if (!forwards.some((f) => checkable(f, spec))) {
+    return r.fail(tcp.value, `${path}.tcp`, undefined, 'needs a local TCP forward (local: port with to: host:port), or a dynamic one with check.target: host:port, to connect through; a -R target is watched from ssh\'s own reports');
+  }
+  return spec;
 }
 
 /** A forward the active check connects through. */
-export function checkable(f: Forward): boolean {
-  return f.kind === 'local' && !f.bindSocket;
+export function checkable(f: Forward, check: TargetCheckSpec): boolean {
+  if (f.bindSocket) return false;
+  return f.kind === 'local' || (f.kind === 'dynamic' && check.socksTarget !== undefined);
 }

@@ -119,6 +119,8 @@ export interface TunnelSpec {
 export interface TargetCheckSpec {
   /** Connect through each -L forward this often; ssh's answer tells whether the target was reached. */
   everyMs: number;
+  /** For -D forwards: where to ask the SOCKS proxy to connect. */
+  socksTarget?: { host: string; port: number };
 }
 
 /** The user's extra ssh options and what they change, read once by the config source. */

@@ -435,6 +435,31 @@ describe("the target's health", () => {
     }
   });
 
+  it('-D with check.target: the SOCKS check finds the target refused, then reached', async () => {
+    const server = await bed.sshd();
+    const [socks, target] = await freePorts(2);
+    const file = writeConfig('target-d.yaml', [
+      ...serverYaml(server),
+      'tunnels:',
+      '  - name: proxy',
+      `    check: { tcp: true, every: 1s, target: "127.0.0.1:${target}" }`,
+      `    forwards: [{ dynamic: "127.0.0.1:${socks}" }]`,
+    ]);
+    const { run, base } = await runWithHttp(file);
+    const up = await waitForLog(run.cli, { tunnel: 'proxy', state: 'up' }, UP_TIMEOUT_MS);
+    const unreachable = await waitForLog(run.cli, { tunnel: 'proxy', target: 'unreachable' }, UP_TIMEOUT_MS);
+    assert.match(unreachable.msg, /the server could not reach the target \(connection refused\)/);
+    const listener: NetServer = createServer((s) => s.end());
+    await new Promise<void>((resolve) => listener.listen(target, '127.0.0.1', resolve));
+    try {
+      await waitForLog(run.cli, { tunnel: 'proxy', target: 'reachable' }, UP_TIMEOUT_MS);
+      assert.equal((await apiTunnel(base, 'proxy')).target.reachable, true);
+      assert.equal(upPid(run, 'proxy'), up.pid, 'ssh never restarted');
+    } finally {
+      listener.close();
+    }
+  });
+
   it('-R: a connection to the server-side port whose target is down is counted; a later one that reaches it clears it', async () => {
     const server = await bed.sshd();
     const [remote, target] = await freePorts(2);

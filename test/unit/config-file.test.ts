@@ -487,6 +487,18 @@ describe('config file: notify, control, enabled, check, ready_requires_target', 
     assert.equal('enabled' in plain.tunnels[0]! || 'check' in plain.tunnels[0]! || 'readyRequiresTarget' in plain.tunnels[0]!, false, 'absent unless set: a reload of an older file changes nothing');
   });
 
+  test('check through a -D forward needs a target, and takes one only there', () => {
+    const socks = (check: string, forward = '{ dynamic: 1080 }') => ['tunnels:', '  - name: s', '    server: { host: bastion.example.com }', `    check: ${check}`, `    forwards: [${forward}]`].join('\n');
+    assert.deepEqual(parseText(socks('{ tcp: true, target: "intranet.example:443", every: 5s }')).tunnels[0]!.check, { everyMs: 5_000, socksTarget: { host: 'intranet.example', port: 443 } });
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true }'))), [
+      "tunnels.yaml:4:19 tunnels[0] (s).check.tcp: needs a local TCP forward (local: port with to: host:port), or a dynamic one with check.target: host:port, to connect through; a -R target is watched from ssh's own reports",
+    ]);
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true, target: "x:1" }', '{ local: 5432, to: "db:5432" }'))), [
+      'tunnels.yaml:4:33 tunnels[0] (s).check.target="x:1": only for a dynamic (SOCKS) forward: a local forward\'s target is its to:',
+    ]);
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true, target: intranet }'))), ['tunnels.yaml:4:33 tunnels[0] (s).check.target="intranet": expected host:port (or a /path/to/socket), e.g. localhost:80']);
+  });
+
   test('bad values: each named where it is, the URL never echoed', () => {
     assert.deepEqual(
       problems(() =>
@@ -517,7 +529,7 @@ describe('config file: notify, control, enabled, check, ready_requires_target', 
         'tunnels.yaml:5:5 notify[2].url: missing: the webhook URL (url:), or a file holding it (url_file:)',
         'tunnels.yaml:6:24 control.token_file: expected a text value',
         'tunnels.yaml:10:32 tunnels[0] (socks).check.every="0.5": expected a duration of at least 1 s, e.g. 10, 0.5, "500ms" or "2m"',
-        'tunnels.yaml:14:19 tunnels[1] (rem).check.tcp: needs a local TCP forward (local: port with to: host:port) to connect through; a -R target is watched from ssh\'s own reports, and a dynamic (SOCKS) forward has no fixed target',
+        'tunnels.yaml:14:19 tunnels[1] (rem).check.tcp: needs a local TCP forward (local: port with to: host:port), or a dynamic one with check.target: host:port, to connect through; a -R target is watched from ssh\'s own reports',
       ],
     );
   });
