@@ -5,9 +5,11 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
+import type { SpawnSsh } from '../supervisor/ports.js';
 import { ConfigError } from '../config/errors.js';
 
 export interface PreparedFiles {
@@ -90,7 +92,18 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
     : policy.mode === 'pinned' ? `<private file with ${spec.settingNames.hostKey ?? 'the pinned host key'}>`
     : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
     : join(stateDir, 'known_hosts');
-  return { knownHostsFile, ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+  return { knownHostsFile, readyMarker: '<private dir>/ready.sock', ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+}
+
+/** sun_path holds 108 bytes; a longer marker path could not be bound and the tunnel never come up. */
+const MAX_SOCKET_PATH = 100;
+
+/** The ready marker (see READY_MARKER_TARGET in ssh/argv.ts): a random name in the private dir. */
+function readyMarkerPath(runtimeDir: string, warnings: string[]): string | undefined {
+  const path = join(runtimeDir, `ready-${randomBytes(8).toString('hex')}.sock`);
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return path;
+  warnings.push(`the private directory ${runtimeDir} has too long a path for a socket: the tunnel counts as up on ssh's word alone, which whoever answers before the host key is verified could forge; set TMPDIR to a shorter path`);
+  return undefined;
 }
 
 export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExplicit: boolean): PreparedFiles {
@@ -134,7 +147,8 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
       const dir = usableStateDir(stateDir, stateDirExplicit, warnings, runtime);
       knownHostsFile = join(dir, 'known_hosts');
     }
-    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}) }, notices, warnings, cleanup };
+    const readyMarker = readyMarkerPath(runtime(), warnings);
+    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) }, notices, warnings, cleanup };
   } catch (e) {
     cleanup();
     throw e;
@@ -157,4 +171,12 @@ function usableStateDir(dir: string, explicit: boolean, warnings: string[], runt
     );
     return fallback;
   }
+}
+
+/** The ready marker's socket outlives the ssh that bound it: the next ssh could not bind it again. */
+export function unlinkFirst(path: string, spawn: SpawnSsh): SpawnSsh {
+  return (args) => {
+    rmSync(path, { force: true });
+    return spawn(args);
+  };
 }

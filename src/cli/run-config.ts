@@ -9,11 +9,12 @@ import { ConfigError, formatProblem } from '../config/errors.js';
 import { httpSettings, parseSettings } from '../config/settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { watchFile } from '../adapters/file-watch.js';
-import { sharedProbe } from '../adapters/shared-probe.js';
-import { probeTcp } from '../adapters/tcp-probe.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
+import { ServerWatches } from '../supervisor/reachability.js';
+import { realClock } from '../supervisor/ports.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel, findSshTools, reportStaleListenerCure } from './wiring.js';
 import { supervise } from './supervise.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
@@ -42,7 +43,10 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const tools = findSshTools(settings.ssh);
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
-  const probe = sharedProbe(probeTcp);
+  // One scout per server for the process: while a server does not answer, one tunnel looks.
+  const watches = new ServerWatches(realClock);
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure(config.tunnels, cure, logger);
   const build = (spec: FileConfig['tunnels'][number]) =>
     buildTunnel(spec, {
       tools,
@@ -50,7 +54,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       stateDirExplicit: settings.stateDir !== undefined,
       logger,
       gate,
-      probeTcp: probe,
+      cure,
+      watch: watches.for(spec.server.host, spec.server.port),
     });
 
   const supervisor = new Supervisor();

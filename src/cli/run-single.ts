@@ -5,7 +5,8 @@ import type { Logger } from '../observe/logger.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel, findSshTools, reportStaleListenerCure } from './wiring.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
 import { readOperateSettings } from './operate.js';
@@ -33,8 +34,11 @@ export async function runSingle(run: SingleRun): Promise<number> {
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure([spec], cure, logger);
   const build = (s: TunnelSpec) =>
     buildTunnel(s, {
+      cure,
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(run.env),
       stateDirExplicit: settings.stateDir !== undefined,

@@ -11,7 +11,22 @@ export interface SshFiles {
   identityFile?: string;
   /** The known_hosts file ssh reads (and, in trust-on-first-use mode, writes). */
   knownHostsFile: string;
+  /**
+   * A socket path in a private directory, unknown to the server: see READY_MARKER below.
+   * Absent → readiness rests on ssh's lines alone (tests, `check`).
+   */
+  readyMarker?: string;
 }
+
+/**
+ * Where the marker forward leads if anyone ever connected to it (no one can: its socket sits in a
+ * 0700 directory of ours). ssh binds local forwards only after it has authenticated to the
+ * verified server, and says "Local forwarding listening on path MARKER." first of all of them:
+ * that line cannot come from the peer, which never learns the path, so only lines after it are
+ * trusted to say a forward works (issue 11: before the host key is verified, whoever answers can
+ * put any line on ssh's stderr).
+ */
+const READY_MARKER_TARGET = '127.0.0.1:9';
 
 export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   const { server, keepalive } = spec;
@@ -46,6 +61,9 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     // IdentitiesOnly: agent keys tried first could exhaust the server's MaxAuthTries.
     args.push('-i', files.identityFile, ...opt('IdentitiesOnly', 'yes'));
   }
+
+  // Before any forward of the user's (extra arguments included): ssh sets them up in order.
+  if (files.readyMarker) args.push('-L', `${files.readyMarker}:${READY_MARKER_TARGET}`);
 
   if (server.jump?.length) args.push('-J', server.jump.join(','));
   args.push(...spec.ssh.extraArgs);
