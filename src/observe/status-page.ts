@@ -116,7 +116,8 @@ function summarize(tunnels) {
   var level = notUp.length ? (bad ? 'bad' : 'warn') : targets ? 'warn' : 'ok';
   if (tunnels.length === 1) return { level: level, text: tunnels[0].name + ' is ' + (down.length ? 'down' : targets ? 'up, target unreachable' : LABELS[tunnels[0].state] || tunnels[0].state) };
   var heldText = held ? ' (' + held + ' stopped or disabled)' : '';
-  if (!notUp.length) return { level: level, text: 'All ' + (tunnels.length - held) + ' tunnels up' + (targets ? ', ' + targets + ' with the target unreachable' : '') + heldText };
+  var running = tunnels.length - held;
+  if (!notUp.length) return { level: level, text: (running === 1 ? '1 tunnel up' : 'All ' + running + ' tunnels up') + (targets ? ', ' + targets + ' with the target unreachable' : '') + heldText };
   var names = notUp.map(function (t) { return t.name; }).join(', ');
   return { level: level, text: notUp.length + ' of ' + tunnels.length + ' ' + (down.length ? 'down' : 'not up yet') + ': ' + names };
 }

@@ -75,15 +75,16 @@ export class Supervisor {
   async replace(built: Supervised, opts: { evenIfDisabled?: boolean } = {}): Promise<void> {
     const name = built.tunnel.name;
     const old = this.tunnels.get(name);
+    // Swapped at once, so a reload running meanwhile never finds the name missing (and adds a second ssh).
+    const unsubscribe = built.tunnel.events.on((e) => this.events.emit(e));
+    this.tunnels.set(name, { ...built, unsubscribe });
     if (old) {
-      this.tunnels.delete(name);
       await old.tunnel.stop();
       old.unsubscribe();
       old.cleanup();
     }
-    const unsubscribe = built.tunnel.events.on((e) => this.events.emit(e));
-    this.tunnels.set(name, { ...built, unsubscribe });
-    if (this.started) built.tunnel.start(opts);
+    // Started once the old ssh is gone (its ports are free); a reload may have replaced it meanwhile.
+    if (this.started && this.tunnels.get(name)?.tunnel === built.tunnel) built.tunnel.start(opts);
   }
 
   startAll(): void {
