@@ -3,8 +3,7 @@
  * active target checks, notifications to webhooks, and per-tunnel control for the HTTP listener.
  */
 import { readFileSync } from 'node:fs';
-import type { ControlSettings } from '../config/control-settings.js';
-import { parseControlSettings } from '../config/control-settings.js';
+import { parseControlSettings, type ControlSettings } from '../config/control-settings.js';
 import { parseNotifyEnv, type NotifyReceiver } from '../config/notify-settings.js';
 import type { TunnelSpec } from '../config/spec.js';
 import { startTargetChecks } from '../adapters/target-check.js';

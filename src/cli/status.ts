@@ -75,8 +75,8 @@ function causeText(t: ApiTunnel, now: number): string {
   if (targetUnreachable(t) && t.target.lastError) {
     return `${t.target.lastError.summary} (${formatDuration(now - Date.parse(t.target.lastError.at))} ago, ${t.target.errors} failed connection${t.target.errors === 1 ? '' : 's'} so far)`;
   }
-  if (t.state === 'disabled') return 'enabled: false in the configuration (autotunnel start NAME runs it)';
-  if (t.held) return 'stopped on request (autotunnel start NAME runs it again)';
+  if (t.state === 'disabled') return `enabled: false in the configuration ("autotunnel start ${t.name}" runs it)`;
+  if (t.held) return `stopped on request ("autotunnel start ${t.name}" runs it again)`;
   const c = t.lastCause;
   if (t.state === 'backoff') {
     const retry = t.nextAttemptAt ? Date.parse(t.nextAttemptAt) - now : undefined;
