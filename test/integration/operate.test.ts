@@ -386,10 +386,14 @@ describe('per-tunnel control', () => {
     const serverEmpty = await command(['run', '-c', file], { AUTOTUNNEL_CONTROL_TOKEN_FILE: empty, AUTOTUNNEL_HTTP: 'off' });
     assert.equal(serverEmpty.code, 78);
     assert.match(serverEmpty.output, /AUTOTUNNEL_CONTROL_TOKEN_FILE="[^"]*": the file is empty/);
-    const unreadable = join(dir, 'unreadable-token');
-    writeFileSync(unreadable, 'secret');
-    chmodSync(unreadable, 0o000);
+    // Unreadable: a directory where the file should be (root reads a mode-0000 file, so that is tried only as another user).
+    const serverDir = await command(['run', '-c', file], { AUTOTUNNEL_CONTROL_TOKEN_FILE: dir, AUTOTUNNEL_HTTP: 'off' });
+    assert.equal(serverDir.code, 78);
+    assert.match(serverDir.output, /AUTOTUNNEL_CONTROL_TOKEN_FILE="[^"]*": cannot read it \(EISDIR\)/);
     if (process.getuid?.() !== 0) {
+      const unreadable = join(dir, 'unreadable-token');
+      writeFileSync(unreadable, 'secret');
+      chmodSync(unreadable, 0o000);
       const serverUnreadable = await command(['run', '-c', file], { AUTOTUNNEL_CONTROL_TOKEN_FILE: unreadable, AUTOTUNNEL_HTTP: 'off' });
       assert.equal(serverUnreadable.code, 78);
       assert.match(serverUnreadable.output, /cannot read it \(EACCES\)/);
