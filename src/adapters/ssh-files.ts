@@ -31,24 +31,42 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
  * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
  */
-function makeRuntimeDir(): string {
-  for (const base of ['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()]) {
-    if (!base) continue;
+export function makeRuntimeDir(): string {
+  const tried: string[] = [];
+  for (const base of runtimeBases()) {
     try {
       accessSync(base, constants.W_OK);
-      removeOrphanedRuntimeDirs(base);
       const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
       chmodSync(dir, 0o700);
       return dir;
-    } catch {
-      // try the next place
+    } catch (e) {
+      tried.push(`${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
   }
-  throw new Error('could not create a private temporary directory for the key copy (tried /dev/shm, $XDG_RUNTIME_DIR and the system temp dir)');
+  // A user's setup, not a bug: one message saying what to mount, exit 78, no stack trace.
+  throw new ConfigError([{
+    where: 'TMPDIR',
+    value: tmpdir(),
+    expected: `no writable private directory for key copies and pinned host keys: tried ${tried.join(', ')}; mount a tmpfs on /dev/shm or /tmp (docker run --tmpfs /tmp), or set TMPDIR to a writable directory — or give the key mode 0600 and this user as owner, so that no copy is needed`,
+  }]);
+}
+
+/** Where private copies may go, best first: memory (/dev/shm), the user's runtime dir, the temp dir. */
+export function runtimeBases(): string[] {
+  return [...new Set(['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()].filter((b): b is string => Boolean(b)))];
+}
+
+/**
+ * Removes what SIGKILLed runs left in every place a copy may be; run at every start, before this
+ * run has made anything. A dir carrying our own pid is then an orphan too: a restarted container
+ * gives autotunnel the same pid every time, and its /tmp may outlive the process.
+ */
+export function sweepOrphanedRuntimeDirs(): void {
+  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
 }
 
 /** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
-export function removeOrphanedRuntimeDirs(base: string): void {
+export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
   let entries: string[];
   try {
     entries = readdirSync(base);
@@ -57,7 +75,8 @@ export function removeOrphanedRuntimeDirs(base: string): void {
   }
   for (const name of entries) {
     const m = /^autotunnel-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid || processExists(Number(m[1]))) continue;
+    const pid = Number(m?.[1]);
+    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
     try {
       const path = join(base, name);
       if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });

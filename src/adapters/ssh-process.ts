@@ -1,6 +1,6 @@
 /** Starts the real ssh client for the supervisor, with no shell in between. */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/ports.js';
@@ -11,6 +11,8 @@ export function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): 
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
+      // X_OK is also true for a directory, which then fails every spawn with EACCES (exit 126).
+      if (!statSync(c).isFile()) continue;
       return c;
     } catch {
       // not here; keep looking

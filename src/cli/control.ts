@@ -7,7 +7,7 @@ import { isMap, parseDocument } from 'yaml';
 import { CONTROL_TOKEN_VARIABLE, readControlToken } from '../config/control-settings.js';
 import { ConfigError, EXIT_CONFIG, EXIT_USAGE, UsageError } from '../config/errors.js';
 import type { ControlAction } from '../supervisor/control.js';
-import { UnreachableError, explainFetchError, parseClientArgs } from './observe-client.js';
+import { UnreachableError, parseClientArgs, requestJson } from './observe-client.js';
 
 /** Stopping waits for ssh to be gone (up to a second and a little, with SIGKILL). */
 export const CONTROL_TIMEOUT_MS = 10_000;
@@ -62,21 +62,15 @@ export async function runControl(action: ControlAction, args: string[], env: Rec
     return 1;
   }
   const token = findToken(tokenFile, configFile ?? (env.AUTOTUNNEL_CONFIG?.trim() || undefined), env);
-  const url = `${base}/api/tunnels/${encodeURIComponent(name)}/${action}`;
-  let res: Response;
+  let res: { status: number; body: { message?: string; error?: string } };
   try {
-    res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) });
+    res = await requestJson(base, `/api/tunnels/${encodeURIComponent(name)}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, timeoutMs: CONTROL_TIMEOUT_MS });
   } catch (e) {
-    process.stderr.write(`autotunnel ${action}: ${explainFetchError(e, url, CONTROL_TIMEOUT_MS)}\n`);
+    if (!(e instanceof UnreachableError)) throw e;
+    process.stderr.write(`autotunnel ${action}: ${e.message}\n`);
     return 1;
   }
-  let body: { message?: string; error?: string } = {};
-  try {
-    body = (await res.json()) as typeof body;
-  } catch {
-    process.stderr.write(`autotunnel ${action}: ${url} answered HTTP ${res.status} without autotunnel's JSON: is that address autotunnel's?\n`);
-    return 1;
-  }
+  const { body } = res;
   if (res.status === 200) {
     process.stdout.write(`${body.message ?? 'done'}\n`);
     return 0;

@@ -30,6 +30,7 @@ export async function supervise(supervisor: Supervisor, opts: SuperviseOptions):
   const observability = await startObservability(supervisor, {
     logger,
     httpAddress: opts.http.address,
+    ...(opts.http.allowedHosts ? { allowedHosts: opts.http.allowedHosts } : {}),
     version: packageVersion(),
     ...(operations.control ? { control: operations.control } : {}),
   });

@@ -5,6 +5,7 @@ import { findExecutable, makeSpawnSsh, processState } from '../adapters/ssh-proc
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
+import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
@@ -29,7 +30,7 @@ export function findSshTools(sshSetting: string | undefined): SshTools {
   if (!ssh) {
     throw new MissingSshError(
       sshSetting
-        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file; point it at the OpenSSH client`
+        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file (a directory, missing, or not executable); point it at the OpenSSH client, e.g. /usr/bin/ssh`
         : 'the OpenSSH client (ssh) is not installed or not on PATH; install it (apt-get install openssh-client) or set AUTOTUNNEL_SSH',
     );
   }
@@ -98,5 +99,15 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     ...(opts.gate ? { gate: opts.gate } : {}),
     ...(opts.probeMonitor ? { probeMonitor: opts.probeMonitor } : {}),
   });
-  return { tunnel, cleanup: prepared.cleanup };
+  const unguard =
+    spec.server.hostKey.mode === 'trust-on-first-use'
+      ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
+      : () => {};
+  return {
+    tunnel,
+    cleanup: () => {
+      unguard();
+      prepared.cleanup();
+    },
+  };
 }
