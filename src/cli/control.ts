@@ -2,7 +2,7 @@
  * `autotunnel start|stop|restart NAME`: acts on one tunnel of the running autotunnel through its
  * HTTP listener (POST /api/tunnels/NAME/ACTION with the control token).
  */
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, readBoundedText, readSecretFile } from '../adapters/bounded-read.js';
 import { isMap, parseDocument } from 'yaml';
 import { CONTROL_TOKEN_VARIABLE, readControlToken } from '../config/control-settings.js';
 import { ConfigError, EXIT_CONFIG, EXIT_USAGE, UsageError } from '../config/errors.js';
@@ -83,12 +83,11 @@ export async function runControl(action: ControlAction, args: string[], env: Rec
 
 /** --token-file, else AUTOTUNNEL_CONTROL_TOKEN_FILE, else the tunnels file's control.token_file. */
 function findToken(tokenFile: string | undefined, configFile: string | undefined, env: Record<string, string | undefined>): string {
-  const readText = (p: string) => readFileSync(p, 'utf8');
-  if (tokenFile) return readControlToken(tokenFile, '--token-file', readText).token;
+  if (tokenFile) return readControlToken(tokenFile, '--token-file', readSecretFile).token;
   const fromEnv = env[CONTROL_TOKEN_VARIABLE]?.trim();
-  if (fromEnv) return readControlToken(fromEnv, CONTROL_TOKEN_VARIABLE, readText).token;
+  if (fromEnv) return readControlToken(fromEnv, CONTROL_TOKEN_VARIABLE, readSecretFile).token;
   const fromFile = configFile ? tokenFileOf(configFile) : undefined;
-  if (fromFile) return readControlToken(fromFile, `${configFile} control.token_file`, readText).token;
+  if (fromFile) return readControlToken(fromFile, `${configFile} control.token_file`, readSecretFile).token;
   throw new ConfigError([{ where: CONTROL_TOKEN_VARIABLE, expected: 'no control token: pass --token-file FILE, or set AUTOTUNNEL_CONTROL_TOKEN_FILE (or control.token_file in the tunnels file) as for the running autotunnel' }]);
 }
 
@@ -96,7 +95,7 @@ function findToken(tokenFile: string | undefined, configFile: string | undefined
 function tokenFileOf(configFile: string): string | undefined {
   let text: string;
   try {
-    text = readFileSync(configFile, 'utf8');
+    text = readBoundedText(configFile, MAX_CONFIG_BYTES);
   } catch {
     return undefined;
   }

@@ -2,7 +2,7 @@
  * What operating many tunnels adds to a running supervisor: the target's health read from ssh,
  * active target checks, notifications to webhooks, and per-tunnel control for the HTTP listener.
  */
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from '../adapters/bounded-read.js';
 import { parseControlSettings, type ControlSettings } from '../config/control-settings.js';
 import { parseNotifyEnv, type NotifyReceiver } from '../config/notify-settings.js';
 import type { TunnelSpec } from '../config/spec.js';
@@ -26,9 +26,8 @@ export interface OperateSettings {
  * `control:`. Read before anything starts: a bad value stops us with exit 78.
  */
 export function readOperateSettings(env: Record<string, string | undefined>, file?: { notify: NotifyReceiver[]; control?: { file: string; origin: string } }): OperateSettings {
-  const readText = (p: string) => readFileSync(p, 'utf8');
-  const notify = [...(file?.notify ?? []), ...parseNotifyEnv(env, readText)];
-  const control = parseControlSettings(env, file?.control, readText);
+  const notify = [...(file?.notify ?? []), ...parseNotifyEnv(env, readSecretFile)];
+  const control = parseControlSettings(env, file?.control, readSecretFile);
   return { notify, ...(control ? { control } : {}) };
 }
 

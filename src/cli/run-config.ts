@@ -3,7 +3,7 @@
  * when the file changes. An invalid new file is refused and the running tunnels keep running.
  */
 import { createHash } from 'node:crypto';
-import { MAX_CONFIG_BYTES, MAX_SECRET_BYTES, UnreadableFileError, readBoundedText } from '../adapters/bounded-read.js';
+import { MAX_CONFIG_BYTES, UnreadableFileError, readBoundedText, readSecretFile } from '../adapters/bounded-read.js';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import { parseSettings } from '../config/settings.js';
@@ -34,15 +34,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
         : `cannot be read (${code ?? String(e)})`,
     }]);
   }
-  const readText = (p: string) => {
-    try {
-      return readBoundedText(p, MAX_SECRET_BYTES);
-    } catch (e) {
-      // The reader reports `code`: say what is wrong with the file in its words.
-      throw e instanceof UnreadableFileError ? Object.assign(new Error(e.message), { code: e.message }) : e;
-    }
-  };
-  const config = parseConfigFile(file, text, { fileInfo, readText, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
+  const config = parseConfigFile(file, text, { fileInfo, readText: readSecretFile, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
   return { config, digest: createHash('sha256').update(text).digest('hex') };
 }
 
