@@ -10,7 +10,7 @@ import { checkable } from '../config/file-operate.js';
 import type { TunnelEvent } from '../supervisor/events.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { connectAddress } from '../net/address.js';
-import { realClock, type Clock, type TimerHandle } from '../supervisor/ports.js';
+import { realClock, type Clock, type TimerHandle } from '../supervisor/world.js';
 
 /** The first check soon after "up": readiness that waits for the target should not wait a whole period. */
 export const FIRST_CHECK_AFTER_MS = 500;

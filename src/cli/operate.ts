@@ -13,7 +13,7 @@ import type { Logger } from '../observe/logger.js';
 import { Notifier, renderNotification } from '../observe/notify.js';
 import { watchTargets } from '../observe/target-health.js';
 import { TunnelControl } from '../supervisor/control.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock } from '../supervisor/world.js';
 import type { Supervised, Supervisor } from '../supervisor/supervisor.js';
 
 export interface OperateSettings {

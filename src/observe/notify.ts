@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { NotifyFormat, NotifyReceiver } from '../config/notify-settings.js';
 import type { Cause } from '../ssh/causes.js';
 import type { TunnelEvent } from '../supervisor/events.js';
-import type { Clock, TimerHandle } from '../supervisor/ports.js';
+import type { Clock, TimerHandle } from '../supervisor/world.js';
 import { formatDuration } from './format.js';
 
 export interface Notification {

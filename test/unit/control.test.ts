@@ -63,7 +63,7 @@ describe('TunnelControl', () => {
     const clock = new FakeClock();
     const spawner = new FakeSpawner();
     const build = (s: TunnelSpec): Supervised => ({ tunnel: fakeTunnel(s.name, clock, spawner, s), cleanup: () => undefined });
-    const supervisor = new Supervisor(() => clock.now());
+    const supervisor = new Supervisor(clock);
     const control = new TunnelControl(supervisor, build);
     const specA = (over: Partial<TunnelSpec> = {}) => testSpec('a', [REMOTE_4000], { user: 'deploy', host: 'bastion', port: 22 }, over);
     const up = async (name: string) => {
