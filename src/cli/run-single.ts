@@ -12,6 +12,7 @@ import { preflight } from './preflight.js';
 import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
+import { readOperateSettings } from './operate.js';
 
 export interface SingleRun {
   spec: TunnelSpec;
@@ -32,7 +33,8 @@ export interface SingleRun {
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
   // Before anything is created (key copies): a bad setting stops us with nothing to undo.
-  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
+  const { http, tools } = await preflight(settings, run.env, [spec], { sweep: true });
+  const operate = readOperateSettings(run.env);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const cure = staleListenerCure(readCureFacts(tools.ss));
@@ -55,7 +57,7 @@ export async function runSingle(run: SingleRun): Promise<number> {
   await startTunnels(supervisor, [withKeyDigest(spec)], build);
   run.onSupervisor?.(supervisor);
   const hooks: LifecycleHooks = { ...run.hooks, onHangup: run.hooks?.onHangup ?? keyReloader(spec, supervisor, build, () => refresh(), logger) };
-  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), hooks });
+  return supervise(supervisor, { http, logger, operate, rebuild: build, ...(run.cleanup ? { cleanup: run.cleanup } : {}), hooks });
 }
 
 /**
