@@ -87,7 +87,7 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
   const policy = spec.server.hostKey;
   const knownHostsFile =
     policy.mode === 'known-hosts' ? policy.file
-    : policy.mode === 'pinned' ? `<private file with SSH_HOST_KEY>`
+    : policy.mode === 'pinned' ? `<private file with ${spec.settingNames.hostKey ?? 'the pinned host key'}>`
     : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
     : join(stateDir, 'known_hosts');
   return { knownHostsFile, ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };

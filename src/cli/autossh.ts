@@ -7,12 +7,14 @@
 import { rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseSshCommandLine } from '../config/ssh-command-line.js';
+import type { Forward } from '../config/spec.js';
 import { parseSettings } from '../config/settings.js';
 import { ConfigError, UsageError, type ConfigProblem } from '../config/errors.js';
 import { parsePort, parseWholeNumber } from '../config/validate.js';
-import { createLogger, type LogLevel } from '../observe/logger.js';
+import type { LogLevel } from '../config/settings.js';
+import { createLogger } from '../observe/logger.js';
 import { echoModeMonitor, loopModeMonitor, type EchoMonitor } from '../adapters/echo-monitor.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
 import { runSingle } from './run-single.js';
 
 export const AUTOSSH_HELP = `Usage: autotunnel autossh [-M port[:echo_port]] [-f] [ssh options] [user@]host
@@ -97,21 +99,24 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
     write: logFile ? (l) => appendFileSync(logFile, l) : (l) => process.stderr.write(l),
   });
 
-  const { spec, warnings } = parseSshCommandLine(sshWords, { fileInfo, defaultUser: userInfo().username }, 'autossh');
-  if (gateTime !== undefined) spec.backoff.stableAfterMs = gateTime * 1000;
+  // The monitor's forwards are autossh's own, so the monitor's path is the tunnel's; they are
+  // part of the tunnel from the start, validated with the user's.
+  const monitorForwards: Forward[] = !monitor
+    ? []
+    : monitor.echo !== undefined
+      ? [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.echo }]
+      : [
+          { kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port },
+          { kind: 'remote', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port + 1 },
+        ];
+  const { spec, warnings } = parseSshCommandLine(sshWords, { fileInfo, defaultUser: userInfo().username }, 'autossh', {
+    forwards: monitorForwards,
+    ...(gateTime !== undefined ? { stableAfterMs: gateTime * 1000 } : {}),
+    ...(monitor ? { monitor: { firstAfterMs: firstPoll * 1000, everyMs: poll * 1000, what: 'monitor message (-M)' } } : {}),
+  });
   let probe: EchoMonitor | undefined;
   if (monitor) {
-    // The same forwards autossh adds, so the monitor's path is the tunnel's.
-    if (monitor.echo !== undefined) {
-      spec.forwards.push({ kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.echo });
-      probe = echoModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
-    } else {
-      spec.forwards.push(
-        { kind: 'local', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port },
-        { kind: 'remote', bindAddress: '127.0.0.1', bindPort: monitor.port, targetHost: '127.0.0.1', targetPort: monitor.port + 1 },
-      );
-      probe = await loopModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
-    }
+    probe = monitor.echo !== undefined ? echoModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '') : await loopModeMonitor(monitor.port, env.AUTOSSH_MESSAGE ?? '');
   }
 
   const pidFile = env.AUTOSSH_PIDFILE?.trim() || undefined;
@@ -125,9 +130,7 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
     settings,
     env,
     logger,
-    ...(probe
-      ? { liveness: { firstAfterMs: firstPoll * 1000, everyMs: poll * 1000, what: 'monitor message (-M)', check: () => probe!.check(Math.min(poll * 1000, MONITOR_TIMEOUT_MAX_MS)) } }
-      : {}),
+    ...(probe ? { probeMonitor: () => probe!.check(Math.min(poll * 1000, MONITOR_TIMEOUT_MAX_MS)) } : {}),
     onSupervisor: (supervisor) => {
       if (maxStart < 0) return;
       supervisor.events.on((e) => {

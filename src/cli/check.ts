@@ -5,7 +5,7 @@ import { parseSettings } from '../config/settings.js';
 import { defaultStateDir, planSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { readConfigFile } from './run-config.js';
-import { realFacts } from './run-env.js';
+import { realFacts } from '../adapters/files.js';
 
 export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): number {
   const settings = parseSettings(env);

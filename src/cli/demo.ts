@@ -16,7 +16,7 @@ import type { TunnelState } from '../supervisor/events.js';
 import { ThrowawaySshd } from '../demo/throwaway-sshd.js';
 import { echoRoundTrip, startEchoTarget } from '../demo/echo-target.js';
 import { buildTunnel, findSshTools } from './wiring.js';
-import { fileInfo } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
 
 const STEP_TIMEOUT_MS = 15_000;
 const SERVER_DOWN_MS = 2_000;
@@ -83,6 +83,7 @@ export async function runDemo(args: string[]): Promise<number> {
     cleanupFiles = built.cleanup;
     const tunnel = built.tunnel;
     supervisor.events.on((e) => logTunnelEvent(logger, e));
+    const seen = watchRestarts(tunnel);
     supervisor.add(tunnel);
 
     const message = `hello through the tunnel (${mode})`;
@@ -94,33 +95,32 @@ export async function runDemo(args: string[]): Promise<number> {
 
     const t0 = Date.now();
     supervisor.startAll();
-    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS);
+    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS, seen);
     say(`tunnel up in ${Date.now() - t0} ms; sending traffic through 127.0.0.1:${tunnelPort}`);
     const echoed = await roundTrip();
     if (echoed !== message) throw new Error(`traffic did not come back through the tunnel (got ${JSON.stringify(echoed)})`);
     say(`the target echoed: "${echoed}"`);
 
-    const pid = tunnel.status().pid;
+    const pid = tunnel.pid;
     say(`fault 1: killing the ssh client (pid ${pid}) with SIGKILL`);
     const t1 = Date.now();
     process.kill(pid!, 'SIGKILL');
-    await waitForState(tunnel, 'backoff', STEP_TIMEOUT_MS);
-    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS);
+    await waitForState(tunnel, 'backoff', STEP_TIMEOUT_MS, seen);
+    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS, seen);
     const back1 = await waitForTraffic(roundTrip, message);
     say(`recovered: traffic flows again ${back1 - t1} ms after the kill`);
 
     say(`fault 2: stopping the server for ${SERVER_DOWN_MS / 1000} s, then starting it again`);
     await sshd.stop();
-    await waitForState(tunnel, 'backoff', STEP_TIMEOUT_MS);
+    await waitForState(tunnel, 'backoff', STEP_TIMEOUT_MS, seen);
     await new Promise((r) => setTimeout(r, SERVER_DOWN_MS));
     const t2 = Date.now();
     await sshd.start();
-    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS);
+    await waitForState(tunnel, 'up', STEP_TIMEOUT_MS, seen);
     const back2 = await waitForTraffic(roundTrip, message);
     say(`recovered: traffic flows again ${back2 - t2} ms after the server came back`);
 
-    const s = tunnel.status();
-    say(`done: ${s.restarts} restarts, state ${s.state}. Cleaning up.`);
+    say(`done: ${seen.restarts} restarts, state ${tunnel.state}. Cleaning up.`);
     return 0;
   } catch (e) {
     say(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -133,12 +133,23 @@ export async function runDemo(args: string[]): Promise<number> {
   }
 }
 
-function waitForState(tunnel: Tunnel, state: TunnelState, timeoutMs: number): Promise<void> {
-  if (tunnel.currentState === state) return Promise.resolve();
+/** Restarts and the last cause, from the tunnel's events. */
+function watchRestarts(tunnel: Tunnel): { restarts: number; lastCause?: string } {
+  const seen: { restarts: number; lastCause?: string } = { restarts: 0 };
+  tunnel.events.on((e) => {
+    if (e.type !== 'state' || e.to !== 'backoff') return;
+    seen.restarts++;
+    seen.lastCause = e.cause?.summary;
+  });
+  return seen;
+}
+
+function waitForState(tunnel: Tunnel, state: TunnelState, timeoutMs: number, seen?: { lastCause?: string }): Promise<void> {
+  if (tunnel.state === state) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`the tunnel did not reach "${state}" within ${timeoutMs / 1000} s (it is ${tunnel.currentState}: ${tunnel.status().lastCause?.summary ?? 'no cause recorded'})`));
+      reject(new Error(`the tunnel did not reach "${state}" within ${timeoutMs / 1000} s (it is ${tunnel.state}: ${seen?.lastCause ?? 'no cause recorded'})`));
     }, timeoutMs);
     const off = tunnel.events.on((e) => {
       if (e.type === 'state' && e.to === state) {

@@ -1,6 +1,7 @@
 /** What `autotunnel status` and `autotunnel health` share: where to ask, and asking with a bounded wait. */
 import { UsageError } from '../config/errors.js';
-import { baseUrl, parseHttpSettings } from '../observe/http-settings.js';
+import { parseHttpSettings } from '../config/settings.js';
+import { baseUrl } from '../net/address.js';
 
 /** Probes run often and must answer fast; a healthy autotunnel answers in milliseconds. */
 export const CLIENT_TIMEOUT_MS = 2_000;

@@ -2,7 +2,8 @@
 import { userInfo } from 'node:os';
 import { parseSshCommandLine } from '../config/ssh-command-line.js';
 import { parseSettings } from '../config/settings.js';
-import { fileInfo, stderrLogger } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
+import { stderrLogger } from '../adapters/stderr-logger.js';
 import { runSingle } from './run-single.js';
 
 export const ONEOFF_HELP = `Usage: autotunnel [ssh options] [user@]host

@@ -6,8 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
-import { parseSettings } from '../config/settings.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
+import { httpSettings, parseSettings } from '../config/settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { watchFile } from '../adapters/file-watch.js';
 import { sharedProbe } from '../adapters/shared-probe.js';
@@ -16,7 +15,8 @@ import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, findSshTools } from './wiring.js';
 import { supervise } from './supervise.js';
-import { fileInfo, stderrLogger } from './run-env.js';
+import { fileInfo } from '../adapters/files.js';
+import { stderrLogger } from '../adapters/stderr-logger.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
@@ -32,7 +32,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
 
 export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
-  const http = parseHttpSettings(env);
+  const http = httpSettings(settings);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
   config.warnings.forEach((w) => logger.log('warn', w));

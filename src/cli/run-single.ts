@@ -1,8 +1,7 @@
 /** Runs one tunnel from an already validated spec: the SSH_* variables, an ssh-style or an autossh command line. */
 import type { TunnelSpec } from '../config/spec.js';
-import type { Settings } from '../config/settings.js';
+import { httpSettings, type Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
-import { parseHttpSettings } from '../observe/http-settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
@@ -17,7 +16,8 @@ export interface SingleRun {
   settings: Settings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   hooks?: LifecycleHooks;
   /** Undone at exit, after the tunnel has stopped. */
   cleanup?: () => void;
@@ -27,8 +27,7 @@ export interface SingleRun {
 
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
-  // Before anything is created (key copies): a bad AUTOTUNNEL_HTTP stops us with nothing to undo.
-  const http = parseHttpSettings(run.env);
+  const http = httpSettings(settings);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const tools = findSshTools(settings.ssh);
@@ -37,7 +36,7 @@ export async function runSingle(run: SingleRun): Promise<number> {
     stateDir: settings.stateDir ?? defaultStateDir(run.env),
     stateDirExplicit: settings.stateDir !== undefined,
     logger,
-    ...(run.liveness ? { liveness: run.liveness } : {}),
+    ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
   });
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);

@@ -2,7 +2,7 @@
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Logger } from '../observe/logger.js';
 import { logTunnelEvent } from '../observe/event-log.js';
-import type { HttpSettings } from '../observe/http-settings.js';
+import type { HttpSettings } from '../config/settings.js';
 import { startObservability } from '../observe/observability.js';
 import { runUntilSignal, type LifecycleHooks } from './lifecycle.js';
 import { packageVersion } from './version.js';

@@ -5,7 +5,7 @@ import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
-import { checkExtraArgs } from '../config/ssh-options.js';
+import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
@@ -42,7 +42,8 @@ export interface BuildOptions {
   stateDirExplicit: boolean;
   logger: Logger;
   gate?: HandshakeGate;
-  liveness?: TunnelDeps['liveness'];
+  /** The check of spec.monitor (autossh's -M). */
+  probeMonitor?: TunnelDeps['probeMonitor'];
   /** Reachability probe; tunnels of one process share one (see sharedProbe). */
   probeTcp?: ProbeTcp;
 }
@@ -57,8 +58,6 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
   const args = buildSshArgs(spec, prepared.files);
-  const extra = checkExtraArgs(spec.extraArgs);
-  const indirect = Boolean(spec.server.jump?.length) || spec.extraArgs.some((a) => /^-J|proxyjump|proxycommand/i.test(a));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -68,26 +67,14 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   });
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
-  const tunnel = new Tunnel(spec, {
+  const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files) }, {
     clock: realClock,
     spawnSsh: makeSpawnSsh(opts.tools),
     probeTcp: opts.probeTcp ?? probeTcp,
     probeUnix,
     random,
     ...(opts.gate ? { gate: opts.gate } : {}),
-    ...(opts.liveness ? { liveness: opts.liveness } : {}),
-    args,
-    indirect,
-    extraRemoteForwards: extra.addsRemoteForward,
-    hintContext: {
-      host: spec.server.host,
-      port: spec.server.port,
-      user: spec.server.user,
-      hostKeyMode: spec.server.hostKey.mode,
-      knownHostsFile: prepared.files.knownHostsFile,
-      ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
-      remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
-    },
+    ...(opts.probeMonitor ? { probeMonitor: opts.probeMonitor } : {}),
   });
   return { tunnel, cleanup: prepared.cleanup };
 }

@@ -6,29 +6,22 @@
 import {
   DEFAULT_BACKOFF,
   DEFAULT_CONNECT_TIMEOUT_SEC,
-  DEFAULT_KEEPALIVE_COUNT_MAX,
-  DEFAULT_KEEPALIVE_INTERVAL_SEC,
-  bracket,
+  TUNNEL_NAME,
+  defaultKeepalive,
   type Forward,
   type ForwardKind,
   type HostKeyPolicy,
   type Identity,
+  type SettingNames,
   type TunnelSpec,
 } from './spec.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { unusableFile, type FileInfo } from './files.js';
+import { pinnedKnownHostsLines } from './host-keys.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
-import { checkExtraArgs } from './ssh-options.js';
-import {
-  PORT_EXPECTED,
-  bindAddressProblem,
-  hostProblem,
-  isLoopback,
-  parseBoolean,
-  parsePort,
-  parseWholeNumber,
-  unbracket,
-  userProblem,
-} from './validate.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
+import { PORT_EXPECTED, bindAddressProblem, hostProblem, parseBoolean, parsePort, parseWholeNumber, userProblem } from './validate.js';
+import { isLoopback, unbracket } from '../net/address.js';
 
 export const DEFAULT_KEY_FILE = '/id_rsa';
 export const DEFAULT_KNOWN_HOSTS_FILE = '/known_hosts';
@@ -39,20 +32,16 @@ export const DEFAULT_TUNNEL_NAME = 'tunnel';
 
 export type Env = Record<string, string | undefined>;
 
-export interface FileInfo {
-  isFile: boolean;
-  readable: boolean;
-  /** A directory on the path cannot be searched by this user, so whether the file exists is unknown. */
-  blocked?: boolean;
-}
-
-/** Why a file that exists (or may) cannot be used, naming the uid so the fix is obvious. */
-export function unusableFile(info: FileInfo, what: string, uid: number | undefined): string {
-  const who = uid === undefined ? 'this user' : `uid ${uid}`;
-  if (info.blocked) return `cannot reach it: a directory on the path is not searchable by ${who}; make it searchable (chmod o+x, or g+x for a shared group) or mount the ${what} elsewhere`;
-  if (!info.isFile) return `that is not a regular file; point it at the ${what}`;
-  return `the file is not readable by ${who}: make it readable for that user (chown ${uid ?? 'USER'} FILE on the host, or mount it as a Docker secret)${what === 'private key' ? ' — autotunnel copies a key with too-open permissions to a private 0600 file itself' : ''}`;
-}
+/** The SSH_* variables, as fix texts and option refusals name them. */
+export const ENV_SETTING_NAMES: SettingNames = {
+  host: 'SSH_REMOTE_HOST',
+  port: 'SSH_REMOTE_PORT',
+  user: 'SSH_REMOTE_USER',
+  key: 'SSH_KEY_FILE',
+  localPort: 'SSH_TUNNEL_PORT',
+  hostKey: 'SSH_HOST_KEY',
+  knownHosts: 'SSH_KNOWN_HOSTS_FILE',
+};
 
 /** What the parser may know of the world, injected. */
 export interface EnvFacts {
@@ -78,9 +67,6 @@ const MODES: Record<string, ForwardKind> = {
   '-L': 'local', L: 'local',
   '-D': 'dynamic', D: 'dynamic',
 };
-
-/** Key types that may begin a pinned key given without a host pattern. */
-const KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
 
 export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   const problems: ConfigProblem[] = [];
@@ -192,11 +178,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     notices.push(`no key at ${DEFAULT_KEY_FILE} and SSH_KEY_FILE is not set: ssh will use its default identities (~/.ssh/id_*) and any ssh-agent`);
   }
 
-  const keepalive = {
-    intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
-    countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
-    explicit: { interval: false, countMax: false },
-  };
+  const keepalive = defaultKeepalive();
   const rawInterval = get('SSH_SERVER_ALIVE_INTERVAL');
   if (rawInterval !== undefined) {
     const n = parseWholeNumber(rawInterval);
@@ -232,17 +214,17 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   if (rawOptions !== undefined) {
     try {
       extraArgs = splitShellWords(rawOptions);
-      const check = checkExtraArgs(extraArgs);
-      for (const e of check.errors) bad('SSH_OPTIONS', rawOptions, e);
-      warnings.push(...check.warnings.map((w) => `SSH_OPTIONS: ${w}`));
     } catch (e) {
       if (!(e instanceof ShellWordsError)) throw e;
       bad('SSH_OPTIONS', rawOptions, `${e.message}; quote as in a shell, e.g. -o "ProxyCommand=nc -x proxy:1080 %h %p"`);
     }
   }
+  const check = checkExtraArgs(extraArgs, ENV_SETTING_NAMES);
+  for (const e of check.errors) bad('SSH_OPTIONS', rawOptions, e);
+  warnings.push(...check.warnings.map((w) => `SSH_OPTIONS: ${w}`));
 
   const name = get('AUTOTUNNEL_NAME') ?? DEFAULT_TUNNEL_NAME;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+  if (!TUNNEL_NAME.test(name)) {
     bad('AUTOTUNNEL_NAME', name, 'expected a short name of letters, digits, ".", "_" and "-"');
   }
 
@@ -254,8 +236,9 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     forwards: [forward],
     keepalive,
     connectTimeoutSec,
-    extraArgs,
+    ssh: sshSpec(extraArgs, check),
     backoff: { ...DEFAULT_BACKOFF },
+    settingNames: ENV_SETTING_NAMES,
   };
   return { spec, warnings, notices };
 }
@@ -290,28 +273,4 @@ function hostKeyPolicy(
     notices.push(`no known_hosts file at ${DEFAULT_KNOWN_HOSTS_FILE}: the server's host key will be trusted on first use, remembered, and a changed key refused`);
   }
   return { mode: 'trust-on-first-use', checkHostIp: server.checkHostIp };
-}
-
-/**
- * Turns SSH_HOST_KEY into known_hosts lines. Accepts full known_hosts lines (one per line) or
- * bare "type base64" keys, to which the host pattern ssh looks up is prefixed. Returns an
- * explanation string when the value is not usable.
- */
-export function pinnedKnownHostsLines(value: string, host: string, port: number): string[] | string {
-  const pattern = port === 22 ? bracket(host).replace(/^\[(.*)\]$/, '$1') : `[${host.replace(/^\[|\]$/g, '')}]:${port}`;
-  const out: string[] = [];
-  for (const raw of value.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const words = line.split(/\s+/);
-    const typeAt = KEY_TYPE.test(words[0]!) ? 0 : words[0] === '@cert-authority' || words[0] === '@revoked' ? 2 : 1;
-    const type = words[typeAt];
-    const blob = words[typeAt + 1];
-    if (type === undefined || !KEY_TYPE.test(type) || blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
-      return 'expected a public host key such as "ssh-ed25519 AAAAC3Nz…" (as printed by ssh-keyscan or found in /etc/ssh/ssh_host_ed25519_key.pub), or a whole known_hosts line';
-    }
-    out.push(typeAt === 0 ? `${pattern} ${type} ${blob}` : line);
-  }
-  if (out.length === 0) return 'no key found; expected a public host key such as "ssh-ed25519 AAAAC3Nz…"';
-  return out;
 }

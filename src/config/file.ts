@@ -3,25 +3,29 @@
  * the value and the fix; unknown keys are errors (so a typo is caught, not ignored), and so are
  * duplicate names and two tunnels claiming the same local port.
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Scalar } from 'yaml';
+import { isSeq, type Node } from 'yaml';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_CONNECT_TIMEOUT_SEC,
-  DEFAULT_KEEPALIVE_COUNT_MAX,
-  DEFAULT_KEEPALIVE_INTERVAL_SEC,
+  TUNNEL_NAME,
+  defaultKeepalive,
   type BackoffSpec,
   type Forward,
   type ForwardKind,
   type HostKeyPolicy,
   type KeepaliveSpec,
+  type SettingNames,
+  type SshSpec,
   type TunnelSpec,
 } from './spec.js';
-import { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
-import { pinnedKnownHostsLines, unusableFile, type FileInfo } from './env.js';
+import { ConfigError, formatProblem } from './errors.js';
+import { unusableFile, type FileInfo } from './files.js';
 import { makeForward, parseEndpoint } from './forward.js';
-import { splitShellWords, ShellWordsError } from './shell-words.js';
-import { checkExtraArgs } from './ssh-options.js';
-import { PORT_EXPECTED, hostProblem, parseBoolean, unbracket, userProblem } from './validate.js';
+import { pinnedKnownHostsLines } from './host-keys.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
+import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
+import { raw, readYaml, type YamlReader } from './yaml-reader.js';
+import { unbracket } from '../net/address.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -47,140 +51,41 @@ const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hos
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
 const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Server keys of which one block may give only one; a tunnel giving one overrides the defaults' others. */
 const EXCLUSIVE_SERVER_KEYS = [['user', 'user_file'], ['host_key', 'host_key_file', 'known_hosts_file']];
 
-/** Values of one server block before defaults are applied; each remembers its node for errors. */
-type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string }>>;
+/**
+ * Values of one server block before defaults are applied; each remembers its node and path for
+ * errors, and the setting's name as the user wrote it (defaults.server.host, tunnels[2].server.host).
+ */
+type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string; name: string }>>;
 
-class Reader {
-  readonly problems: ConfigProblem[] = [];
-  readonly warnings: string[] = [];
-  constructor(
-    private readonly file: string,
-    private readonly lc: LineCounter,
-    readonly facts: FileFacts,
-  ) {}
-
-  at(node: Node | null | undefined): string {
-    const offset = node?.range?.[0];
-    if (offset === undefined) return this.file;
-    const { line, col } = this.lc.linePos(offset);
-    return `${this.file}:${line}:${col}`;
-  }
-  fail(node: Node | null | undefined, path: string, value: string | undefined, expected: string): undefined {
-    this.problems.push({ where: `${this.at(node)} ${path}`, ...(value !== undefined ? { value } : {}), expected });
-    return undefined;
-  }
-
-  /** A mapping with only the allowed keys; returns key → value node (and the key node, for errors). */
-  map(node: Node | null | undefined, path: string, allowed: string[]): Map<string, { key: Scalar; value: Node | null }> | undefined {
-    if (!isMap(node)) return this.fail(node, path, raw(node), `expected a mapping with keys: ${allowed.join(', ')}`);
-    const out = new Map<string, { key: Scalar; value: Node | null }>();
-    for (const pair of node.items) {
-      const key = pair.key as Scalar;
-      const name = String(isScalar(key) ? key.value : key);
-      if (!allowed.includes(name)) {
-        const guess = closest(name, allowed);
-        this.fail(key, `${path}.${name}`, undefined, `unknown key "${name}"${guess ? `; did you mean "${guess}"?` : ''} (allowed here: ${allowed.join(', ')})`);
-        continue;
-      }
-      out.set(name, { key, value: (pair.value as Node | null) ?? null });
-    }
-    return out;
-  }
-
-  /** A string, with ${VAR} and ${VAR:-default} taken from the environment. */
-  string(node: Node | null | undefined, path: string): string | undefined {
-    if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
-      return this.fail(node, path, raw(node), 'expected a text value');
-    }
-    const text = String(node.value);
-    let missing: string | undefined;
-    const out = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name: string | undefined, fallback: string | undefined) => {
-      if (m === '$$') return '$';
-      const v = this.facts.env[name!];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      missing ??= name;
-      return '';
-    });
-    if (missing) return this.fail(node, path, text, `the environment variable ${missing} is not set; set it, or give a default as \${${missing}:-value}`);
-    return out;
-  }
-
-  int(node: Node | null | undefined, path: string, min: number, max: number, expected: string): number | undefined {
-    const text = this.string(node, path);
-    if (text === undefined) return undefined;
-    const n = /^\d{1,9}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-    if (!(n >= min && n <= max)) return this.fail(node, path, text, expected);
-    return n;
-  }
-
-  /** Seconds: 10, 0.5, "10s", "500ms", "2m". */
-  seconds(node: Node | null | undefined, path: string, min: number): number | undefined {
-    const text = this.string(node, path);
-    if (text === undefined) return undefined;
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
-    const value = m ? Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1) : NaN;
-    if (!(value >= min)) return this.fail(node, path, text, `expected a duration of at least ${min} s, e.g. 10, 0.5, "500ms" or "2m"`);
-    return value;
-  }
-
-  bool(node: Node | null | undefined, path: string): boolean | undefined {
-    const text = this.string(node, path);
-    if (text === undefined) return undefined;
-    const b = parseBoolean(text);
-    if (b === undefined) return this.fail(node, path, text, 'expected true or false');
-    return b;
-  }
-
-  /** A list of strings, or one string (split by shell rules when `split`). */
-  strings(node: Node | null | undefined, path: string, split: boolean): string[] | undefined {
-    if (isSeq(node)) {
-      const out: string[] = [];
-      node.items.forEach((item, i) => {
-        const s = this.string(item as Node, `${path}[${i}]`);
-        if (s !== undefined) out.push(s);
-      });
-      return out;
-    }
-    const text = this.string(node, path);
-    if (text === undefined) return undefined;
-    if (!split) return text.split(',').map((s) => s.trim()).filter(Boolean);
-    try {
-      return splitShellWords(text);
-    } catch (e) {
-      if (!(e instanceof ShellWordsError)) throw e;
-      return this.fail(node, path, text, `${e.message}; quote as in a shell, or write a list`);
-    }
-  }
+/** The tunnel's YAML nodes, for conflict errors that point at both places. */
+interface Origin {
+  name: Node;
+  forwards: Node[];
 }
 
+type Defaults = { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null };
+
+/** The file's own facts: file.ts reads through these, so it is tested without a disk. */
+
 export function parseConfigFile(file: string, text: string, facts: FileFacts): FileConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
-  const r = new Reader(file, lc, facts);
-  for (const e of doc.errors) {
-    const pos = e.linePos?.[0];
-    r.problems.push({ where: pos ? `${file}:${pos.line}:${pos.col}` : file, expected: `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
-  }
+  const { reader: r, root } = readYaml(file, text, facts.env);
   if (r.problems.length) throw new ConfigError(r.problems);
-  const root = doc.contents as Node | null;
   if (root === null) throw new ConfigError([{ where: file, expected: 'the file is empty; expected a "tunnels:" list (see the README for an example)' }]);
 
   const top = r.map(root, '(top level)', TOP_KEYS);
   let maxHandshakes = DEFAULT_MAX_HANDSHAKES;
-  const defaults: { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null } = { server: {} };
-  const tunnels: TunnelSpec[] = [];
+  const defaults: Defaults = { server: {} };
+  const tunnels: Array<{ spec: TunnelSpec; origin: Origin }> = [];
   if (top) {
     const mh = top.get('max_handshakes');
     if (mh) maxHandshakes = r.int(mh.value, 'max_handshakes', 1, 1000, 'expected a whole number from 1 to 1000 (handshakes at once per server)') ?? maxHandshakes;
     const d = top.get('defaults');
     if (d) {
       const dm = r.map(d.value, 'defaults', DEFAULT_KEYS);
-      if (dm?.get('server')) defaults.server = serverFields(r, dm.get('server')!.value, 'defaults.server');
+      if (dm?.get('server')) defaults.server = serverFields(r, dm.get('server')!.value, 'defaults.server', 'defaults.server');
       defaults.keepalive = dm?.get('keepalive')?.value;
       defaults.backoff = dm?.get('backoff')?.value;
       defaults.connectTimeout = dm?.get('connect_timeout')?.value;
@@ -190,53 +95,47 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
     else if (!isSeq(t.value) || t.value.items.length === 0) r.fail(t.value ?? t.key, 'tunnels', raw(t.value), 'expected a list with at least one tunnel (each item begins with "- name: …")');
     else {
       t.value.items.forEach((item, i) => {
-        const spec = readTunnel(r, item as Node, `tunnels[${i}]`, defaults);
-        if (spec) tunnels.push(spec);
+        const tunnel = readTunnel(r, facts, item as Node, `tunnels[${i}]`, defaults);
+        if (tunnel) tunnels.push(tunnel);
       });
     }
   }
-  if (r.problems.length === 0) checkConflicts(r, tunnels, root);
+  if (r.problems.length === 0) checkConflicts(r, tunnels);
   // A problem in defaults is found once per tunnel inheriting it: report it once.
   if (r.problems.length) throw new ConfigError([...new Map(r.problems.map((p) => [formatProblem(p), p])).values()]);
-  return { tunnels, maxHandshakes, warnings: [...new Set(r.warnings)] };
+  return { tunnels: tunnels.map((t) => t.spec), maxHandshakes, warnings: [...new Set(r.warnings)] };
 }
 
-function serverFields(r: Reader, node: Node | null, path: string): ServerFields {
+/** `path` names the block in problems ("tunnels[2] (db).server"), `name` in fix texts ("tunnels[2].server"). */
+function serverFields(r: YamlReader, node: Node | null, path: string, name: string): ServerFields {
   const m = r.map(node, path, SERVER_KEYS);
   const out: ServerFields = {};
-  for (const [k, v] of m ?? []) if (v.value !== null) out[k] = { node: v.value, path: `${path}.${k}` };
+  for (const [k, v] of m ?? []) if (v.value !== null) out[k] = { node: v.value, path: `${path}.${k}`, name: `${name}.${k}` };
   return out;
 }
 
-/** Where each spec came from, for conflict errors that point at both places. */
-const ORIGIN = new WeakMap<TunnelSpec, { name: Node; forwards: Node[] }>();
-
-function readTunnel(
-  r: Reader,
-  node: Node,
-  path: string,
-  defaults: { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null },
-): TunnelSpec | undefined {
+function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, defaults: Defaults): { spec: TunnelSpec; origin: Origin } | undefined {
   const m = r.map(node, path, TUNNEL_KEYS);
   if (!m) return undefined;
   const before = r.problems.length;
 
   const nameEntry = m.get('name');
   const name = nameEntry ? r.string(nameEntry.value, `${path}.name`) : r.fail(node, `${path}.name`, undefined, 'missing: every tunnel needs a name (letters, digits, ".", "_", "-")');
-  if (name !== undefined && !NAME.test(name)) r.fail(nameEntry!.value, `${path}.name`, name, 'expected a short name of letters, digits, ".", "_" and "-" (at most 63)');
+  if (name !== undefined && !TUNNEL_NAME.test(name)) r.fail(nameEntry!.value, `${path}.name`, name, 'expected a short name of letters, digits, ".", "_" and "-" (at most 63)');
   const label = name ? `${path} (${name})` : path;
 
   const serverEntry = m.get('server');
-  const own = serverEntry ? serverFields(r, serverEntry.value, `${label}.server`) : {};
+  const own = serverEntry ? serverFields(r, serverEntry.value, `${label}.server`, `${path}.server`) : {};
   // A tunnel's own choice replaces the defaults' alternatives to it (user_file for user, one host-key source for another).
   const inherited: ServerFields = { ...defaults.server };
   for (const group of EXCLUSIVE_SERVER_KEYS) if (group.some((k) => own[k])) for (const k of group) delete inherited[k];
   const fields: ServerFields = { ...inherited, ...own };
-  const server = readServer(r, fields, serverEntry?.value ?? node, `${label}.server`);
+  const server = readServer(r, facts, fields, serverEntry?.value ?? node, `${label}.server`, `${path}.server`);
 
   const forwardsEntry = m.get('forwards');
   const forwards: Forward[] = [];
   const forwardNodes: Node[] = [];
+  const localNames: string[] = [];
   if (!forwardsEntry || !isSeq(forwardsEntry.value) || forwardsEntry.value.items.length === 0) {
     r.fail(forwardsEntry?.value ?? node, `${label}.forwards`, raw(forwardsEntry?.value), 'expected a list with at least one forward, e.g. "- local: 5432" with "to: db:5432"');
   } else {
@@ -245,6 +144,7 @@ function readTunnel(
       if (f) {
         forwards.push(f);
         forwardNodes.push(item as Node);
+        if (f.kind !== 'remote') localNames.push(`${path}.forwards[${i}].${f.kind}`);
       }
     });
   }
@@ -261,21 +161,35 @@ function readTunnel(
   const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
 
   if (r.problems.length > before || !server || name === undefined) return undefined;
+  const settingNames: SettingNames = { ...serverSettingNames(fields, `${path}.server`), localPort: localNames.join(' or ') || `${path}.forwards` };
   const spec: TunnelSpec = {
     name,
     server: server.spec,
     forwards,
     keepalive: keepalive!,
     connectTimeoutSec: connectTimeoutSec!,
-    extraArgs: server.extraArgs,
+    ssh: server.ssh,
     backoff: backoff!,
     required: required!,
+    settingNames,
   };
-  ORIGIN.set(spec, { name: nameEntry!.value!, forwards: forwardNodes });
-  return spec;
+  return { spec, origin: { name: nameEntry!.value!, forwards: forwardNodes } };
 }
 
-function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spec: TunnelSpec['server']; extraArgs: string[] } | undefined {
+/** Fix texts name each setting where it was written, or else where to write it (in `block`). */
+function serverSettingNames(f: ServerFields, block: string): Omit<SettingNames, 'localPort'> {
+  const setting = (key: string, or = key) => f[key]?.name ?? f[or]?.name ?? `${block}.${key}`;
+  return {
+    host: setting('host'),
+    port: setting('port'),
+    user: setting('user', 'user_file'),
+    key: setting('key_file'),
+    hostKey: setting('host_key', 'host_key_file'),
+    knownHosts: setting('known_hosts_file'),
+  };
+}
+
+function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node, path: string, block: string): { spec: TunnelSpec['server']; ssh: SshSpec } | undefined {
   const str = (k: keyof ServerFields) => (f[k] ? r.string(f[k]!.node, f[k]!.path) : undefined);
   const secret = (k: string): string | undefined => {
     // `X_file`: the value is read from a file (Docker/Kubernetes secrets), trailing newline dropped.
@@ -284,7 +198,7 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
     const p = r.string(entry.node, entry.path);
     if (p === undefined) return undefined;
     try {
-      return r.facts.readText(p).trim();
+      return facts.readText(p).trim();
     } catch (e) {
       return r.fail(entry.node, entry.path, p, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the file there or fix the path`);
     }
@@ -304,8 +218,8 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   let identity: TunnelSpec['server']['identity'];
   const keyFile = str('key_file');
   if (keyFile !== undefined) {
-    const info = r.facts.fileInfo(keyFile);
-    if (!info?.isFile || !info.readable) r.fail(f.key_file!.node, f.key_file!.path, keyFile, info === undefined ? 'no file there; mount the private key at that path' : unusableFile(info, 'private key', r.facts.uid));
+    const info = facts.fileInfo(keyFile);
+    if (!info?.isFile || !info.readable) r.fail(f.key_file!.node, f.key_file!.path, keyFile, info === undefined ? 'no file there; mount the private key at that path' : unusableFile(info, 'private key', facts.uid));
     else identity = { file: keyFile, explicit: true };
   }
 
@@ -322,7 +236,7 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   }
   const knownHosts = str('known_hosts_file');
   if (knownHosts !== undefined) {
-    const info = r.facts.fileInfo(knownHosts);
+    const info = facts.fileInfo(knownHosts);
     if (!info?.isFile || !info.readable) r.fail(f.known_hosts_file!.node, f.known_hosts_file!.path, knownHosts, 'no readable file there; mount your known_hosts file, or leave the key out to trust it on first use');
     else hostKey = { mode: 'known-hosts', file: knownHosts, checkHostIp };
   }
@@ -331,21 +245,22 @@ function readServer(r: Reader, f: ServerFields, node: Node, path: string): { spe
   for (const j of jump ?? []) {
     if (!/^(?:[^@\s-][^@\s]*@)?[A-Za-z0-9_.:[\]-]+$/.test(j) || j.startsWith('-')) r.fail(f.jump!.node, f.jump!.path, j, 'expected [user@]host[:port] jump hosts');
   }
-  let extraArgs: string[] = [];
+  const extraArgs = f.options ? (r.strings(f.options.node, f.options.path, true) ?? []) : [];
+  // Options from defaults are refused in defaults' words, so the problem is reported once.
+  const names = serverSettingNames(f, f.options?.name.startsWith('defaults.') ? 'defaults.server' : block);
+  const check = checkExtraArgs(extraArgs, { ...names, localPort: '' });
   if (f.options) {
-    extraArgs = r.strings(f.options.node, f.options.path, true) ?? [];
-    const check = checkExtraArgs(extraArgs);
     for (const e of check.errors) r.fail(f.options.node, f.options.path, extraArgs.join(' '), e);
     r.warnings.push(...check.warnings.map((w) => `${r.at(f.options!.node)} ${f.options!.path}: ${w}`));
   }
   if (port === undefined || host === undefined) return undefined;
   return {
     spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
-    extraArgs,
+    ssh: sshSpec(extraArgs, check, jump),
   };
 }
 
-function readForward(r: Reader, node: Node, path: string): Forward | undefined {
+function readForward(r: YamlReader, node: Node, path: string): Forward | undefined {
   const m = r.map(node, path, FORWARD_KEYS);
   if (!m) return undefined;
   const kinds = (['local', 'remote', 'dynamic'] as ForwardKind[]).filter((k) => m.has(k));
@@ -375,10 +290,8 @@ function readForward(r: Reader, node: Node, path: string): Forward | undefined {
   return f;
 }
 
-function readKeepalive(r: Reader, node: Node | null | undefined, path: string, base?: KeepaliveSpec): KeepaliveSpec | undefined {
-  const out: KeepaliveSpec = base
-    ? { ...base, explicit: { ...base.explicit } }
-    : { intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC, countMax: DEFAULT_KEEPALIVE_COUNT_MAX, explicit: { interval: false, countMax: false } };
+function readKeepalive(r: YamlReader, node: Node | null | undefined, path: string, base?: KeepaliveSpec): KeepaliveSpec | undefined {
+  const out: KeepaliveSpec = base ? { ...base, explicit: { ...base.explicit } } : defaultKeepalive();
   if (!node) return out;
   const m = r.map(node, path, KEEPALIVE_KEYS);
   const i = m?.get('interval');
@@ -394,7 +307,7 @@ function readKeepalive(r: Reader, node: Node | null | undefined, path: string, b
   return out;
 }
 
-function readBackoff(r: Reader, node: Node | null | undefined, path: string, base?: BackoffSpec): BackoffSpec | undefined {
+function readBackoff(r: YamlReader, node: Node | null | undefined, path: string, base?: BackoffSpec): BackoffSpec | undefined {
   const out: BackoffSpec = { ...(base ?? DEFAULT_BACKOFF) };
   if (!node) return out;
   const m = r.map(node, path, BACKOFF_KEYS);
@@ -420,17 +333,16 @@ function readBackoff(r: Reader, node: Node | null | undefined, path: string, bas
 const WILDCARD = new Set([undefined, '', '*', '0.0.0.0', '::', '[::]']);
 
 /** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
-function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
-  const names = new Map<string, TunnelSpec>();
+function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin: Origin }>): void {
+  const names = new Map<string, Origin>();
   const listeners: Array<{ spec: TunnelSpec; f: Forward; node: Node }> = [];
-  for (const spec of tunnels) {
-    const origin = ORIGIN.get(spec);
+  for (const { spec, origin } of tunnels) {
     const first = names.get(spec.name);
-    if (first) r.fail(origin?.name ?? root, 'name', spec.name, `the name "${spec.name}" is already used at ${r.at(ORIGIN.get(first)?.name)}; names must be unique`);
-    else names.set(spec.name, spec);
+    if (first) r.fail(origin.name, 'name', spec.name, `the name "${spec.name}" is already used at ${r.at(first.name)}; names must be unique`);
+    else names.set(spec.name, origin);
     spec.forwards.forEach((f, i) => {
       if (f.kind === 'remote') return;
-      const node = origin?.forwards[i] ?? root;
+      const node = origin.forwards[i]!;
       const clash = listeners.find(({ f: g }) =>
         f.bindSocket || g.bindSocket
           ? f.bindSocket !== undefined && f.bindSocket === g.bindSocket
@@ -442,35 +354,4 @@ function checkConflicts(r: Reader, tunnels: TunnelSpec[], root: Node): void {
       } else listeners.push({ spec, f, node });
     });
   }
-}
-
-function raw(node: Node | null | undefined): string | undefined {
-  if (node === null || node === undefined) return undefined;
-  // An empty value (`key:` with nothing after it) is shown as missing, not as "null".
-  if (isScalar(node)) return node.value === null ? undefined : String(node.value);
-  return node.toString().trim().slice(0, 80);
-}
-
-/** The allowed word nearest to a typo, if it is near enough to be a likely meaning. */
-function closest(word: string, options: string[]): string | undefined {
-  let best: { o: string; d: number } | undefined;
-  for (const o of options) {
-    const d = distance(word.toLowerCase(), o);
-    if (!best || d < best.d) best = { o, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }

@@ -1,8 +1,9 @@
 /**
- * The one validated description of a tunnel. Every config source (environment variables today,
- * a YAML file and command-line flags later) produces this type; everything downstream — the ssh
- * argv builder, the supervisor, the observers — only ever reads it.
+ * The one validated description of a tunnel. Every config source (the SSH_* variables, a YAML
+ * file, an ssh-style or autossh command line) produces this type; everything downstream — the
+ * ssh argv builder, the supervisor, the observers — only ever reads it.
  */
+import { bracket } from '../net/address.js';
 
 export type ForwardKind = 'local' | 'remote' | 'dynamic';
 
@@ -71,17 +72,60 @@ export interface BackoffSpec {
   stableAfterMs: number;
 }
 
+/**
+ * Each setting named the way its user wrote it ("SSH_REMOTE_PORT", "tunnels[2].server.port",
+ * "-p"), so fix texts and option refusals speak the user's words whatever the source.
+ */
+export interface SettingNames {
+  host: string;
+  port: string;
+  user: string;
+  /** The private key. */
+  key: string;
+  /** The forwards that listen on this machine, for "that port is in use". */
+  localPort: string;
+  /** Where a pinned host key is set; absent where host keys follow ssh's own configuration. */
+  hostKey?: string;
+  /** Where a known_hosts file is named; absent likewise. */
+  knownHosts?: string;
+}
+
+/** A tunnel's name: in logs, metrics labels and URLs. */
+export const TUNNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
 export interface TunnelSpec {
   name: string;
   server: ServerSpec;
   forwards: Forward[];
   keepalive: KeepaliveSpec;
   connectTimeoutSec: number;
-  /** Extra ssh arguments, already split (never through a shell) and checked. */
-  extraArgs: string[];
+  /** The user's extra ssh options, and what they change. */
+  ssh: SshSpec;
   backoff: BackoffSpec;
   /** Whether readiness (/readyz, `autotunnel health`) waits for this tunnel; default true. */
   required?: boolean;
+  /** An end-to-end check through the tunnel while it is up (autossh's -M); absent: none. */
+  monitor?: MonitorSpec;
+  /** How the user wrote each setting (for fix texts); not part of what the tunnel does. */
+  settingNames: SettingNames;
+}
+
+/** The user's extra ssh options and what they change, read once by the config source. */
+export interface SshSpec {
+  /** Extra ssh arguments, already split (never through a shell) and checked. */
+  extraArgs: string[];
+  /** They add -R forwards, so readiness waits for ssh's "all forwards confirmed". */
+  addsRemoteForwards: boolean;
+  /** ssh does not connect straight to the server (jump host, ProxyJump, ProxyCommand). */
+  proxied: boolean;
+}
+
+/** autossh's -M monitor: a message through the tunnel that must come back, or ssh is restarted. */
+export interface MonitorSpec {
+  firstAfterMs: number;
+  everyMs: number;
+  /** What the check is, for the cause: "monitor message (-M)". */
+  what: string;
 }
 
 export const DEFAULT_BACKOFF: BackoffSpec = {
@@ -100,6 +144,11 @@ export const DEFAULT_KEEPALIVE_INTERVAL_SEC = 2;
 export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
 export const DEFAULT_CONNECT_TIMEOUT_SEC = 10;
 
+/** The keepalive every source starts from; `explicit` marks what the user then sets. */
+export function defaultKeepalive(): KeepaliveSpec {
+  return { intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC, countMax: DEFAULT_KEEPALIVE_COUNT_MAX, explicit: { interval: false, countMax: false } };
+}
+
 /** The forward in ssh's own notation, e.g. `-L 127.0.0.1:5432:db:5432`. */
 export function describeForward(f: Forward): string {
   return `${FLAG[f.kind]} ${forwardSpec(f)}`;
@@ -113,11 +162,6 @@ export function forwardSpec(f: Forward): string {
   if (f.kind === 'dynamic') return bind;
   const target = f.targetSocket ?? `${bracket(f.targetHost ?? '')}:${f.targetPort}`;
   return `${bind}:${target}`;
-}
-
-/** IPv6 literals need brackets inside ssh's colon-separated forward notation. */
-export function bracket(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export function describeServer(s: ServerSpec): string {

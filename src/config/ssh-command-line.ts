@@ -3,17 +3,20 @@
  * and `autotunnel autossh …`: people who know ssh write the tunnel the way they always have.
  * The words are parsed by ssh's option grammar, never passed through a shell.
  */
-import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_SEC, DEFAULT_KEEPALIVE_COUNT_MAX, DEFAULT_KEEPALIVE_INTERVAL_SEC, type Forward, type TunnelSpec } from './spec.js';
+import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_SEC, defaultKeepalive, type Forward, type MonitorSpec, type SettingNames, type TunnelSpec } from './spec.js';
 import { ConfigError, UsageError, type ConfigProblem } from './errors.js';
+import type { FileInfo } from './files.js';
 import { parseSshForward } from './forward.js';
-import { checkExtraArgs } from './ssh-options.js';
-import type { FileInfo } from './env.js';
-import { hostProblem, parsePort, unbracket, userProblem, PORT_EXPECTED } from './validate.js';
+import { scanSshOptions } from './ssh-option-grammar.js';
+import { checkExtraArgs, sshSpec } from './ssh-options.js';
+import { hostProblem, parsePort, userProblem, PORT_EXPECTED } from './validate.js';
+import { unbracket } from '../net/address.js';
 
-/** ssh(1) options that take an argument (OpenSSH 9.x). */
-const WITH_ARGUMENT = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
 /** ssh(1) flags we add ourselves or that mean nothing for a tunnel: accepted and dropped. */
 const DROPPED_FLAGS = new Set(['N', 'n', 'T']);
+
+/** The settings of a command line, in its own words. */
+export const COMMAND_LINE_SETTING_NAMES: SettingNames = { host: 'the destination', port: '-p', user: '-l', key: '-i', localPort: '-L/-D port' };
 
 export interface SshCommandLine {
   spec: TunnelSpec;
@@ -24,6 +27,8 @@ export function parseSshCommandLine(
   words: string[],
   facts: { fileInfo(path: string): FileInfo | undefined; defaultUser: string },
   name = 'tunnel',
+  /** What a caller adds to the user's words (autossh: its monitor forwards, AUTOSSH_GATETIME). */
+  additions: { forwards?: Forward[]; stableAfterMs?: number; monitor?: MonitorSpec } = {},
 ): SshCommandLine {
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
@@ -35,36 +40,32 @@ export function parseSshCommandLine(
   const jump: string[] = [];
   let destination: string | undefined;
   let forwardGiven = false;
+  const noCommand = (command: string) => {
+    if (command) problems.push({ where: 'command line', value: command, expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
+  };
 
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    const isWord = word === '--' || !word.startsWith('-') || word === '-';
-    // As in ssh, options may also follow the destination; the first word after it starts a command.
-    if (isWord && destination !== undefined) {
-      const command = words.slice(word === '--' ? i + 1 : i).join(' ');
-      if (command) problems.push({ where: 'command line', value: command, expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
-      break;
-    }
-    if (isWord) {
-      destination = word === '--' ? words[++i] : word;
-      if (word === '--' && i + 1 < words.length) {
-        problems.push({ where: 'command line', value: words.slice(i + 1).join(' '), expected: 'a tunnel runs no remote command: remove the words after the destination (autotunnel always uses -N)' });
-        break;
+  let flags = '';
+  scanSshOptions(words, {
+    operand: (word, at) => {
+      // As in ssh, options may also follow the destination; the first word after it starts a command.
+      if (destination !== undefined) {
+        noCommand(words.slice(word === '--' ? at + 1 : at).join(' '));
+        return 'stop';
       }
-      continue;
-    }
-    let flags = '';
-    for (let j = 1; j < word.length; j++) {
-      const letter = word[j]!;
-      if (!WITH_ARGUMENT.has(letter)) {
-        if (!DROPPED_FLAGS.has(letter)) flags += letter;
-        continue;
+      if (word !== '--') {
+        destination = word;
+        return undefined;
       }
-      let value = word.slice(j + 1);
-      if (value === '') {
-        if (i + 1 >= words.length) throw new UsageError(`option -${letter} needs a value`);
-        value = words[++i]!;
-      }
+      destination = words[at + 1];
+      noCommand(words.slice(at + 2).join(' '));
+      return 'stop';
+    },
+    flag: (letter) => {
+      if (!DROPPED_FLAGS.has(letter)) flags += letter;
+      return true;
+    },
+    option: (letter, value) => {
+      if (value === undefined) throw new UsageError(`option -${letter} needs a value`);
       switch (letter) {
         case 'L':
         case 'R':
@@ -92,10 +93,12 @@ export function parseSshCommandLine(
         default:
           extra.push(`-${letter}`, value);
       }
-      break;
-    }
-    if (flags) extra.push(`-${flags}`);
-  }
+    },
+    endOfWord: () => {
+      if (flags) extra.push(`-${flags}`);
+      flags = '';
+    },
+  });
 
   if (destination === undefined) throw new UsageError('missing the destination: [user@]host, e.g. autotunnel -L 8080:localhost:80 user@bastion');
   let host = destination;
@@ -127,7 +130,7 @@ export function parseSshCommandLine(
     const info = facts.fileInfo(identity);
     if (!info?.isFile || !info.readable) problems.push({ where: '-i', value: identity, expected: 'no readable private key file there' });
   }
-  const check = checkExtraArgs(extra);
+  const check = checkExtraArgs(extra, COMMAND_LINE_SETTING_NAMES);
   for (const e of check.errors) problems.push({ where: 'command line', value: extra.join(' '), expected: e });
   // Host keys follow the user's own ssh configuration here, so only the other controlled options warn.
   warnings.push(...check.warnings.filter((w) => !/StrictHostKeyChecking|UserKnownHostsFile/i.test(w)));
@@ -146,15 +149,13 @@ export function parseSshCommandLine(
       // Without -p/-l, ssh's own config (Host blocks) decides, as it would for plain ssh.
       implicit: { port: port === undefined, user: user === undefined },
     },
-    forwards,
-    keepalive: {
-      intervalSec: DEFAULT_KEEPALIVE_INTERVAL_SEC,
-      countMax: DEFAULT_KEEPALIVE_COUNT_MAX,
-      explicit: { interval: false, countMax: false },
-    },
+    forwards: [...forwards, ...(additions.forwards ?? [])],
+    keepalive: defaultKeepalive(),
     connectTimeoutSec: DEFAULT_CONNECT_TIMEOUT_SEC,
-    extraArgs: extra,
-    backoff: { ...DEFAULT_BACKOFF },
+    ssh: sshSpec(extra, check, jump),
+    backoff: { ...DEFAULT_BACKOFF, ...(additions.stableAfterMs !== undefined ? { stableAfterMs: additions.stableAfterMs } : {}) },
+    ...(additions.monitor ? { monitor: additions.monitor } : {}),
+    settingNames: COMMAND_LINE_SETTING_NAMES,
   };
   return { spec, warnings };
 }

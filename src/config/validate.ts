@@ -52,19 +52,3 @@ export function parseBoolean(value: string): boolean | undefined {
   if (FALSE.has(v)) return false;
   return undefined;
 }
-
-/** Addresses that only this machine (or only the server, for -R) can reach. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const bare = address.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || /^127\./.test(bare);
-}
-
-/**
- * A host as the spec keeps it: an IPv6 literal without the brackets users may write around it.
- * Stripped once here, so ssh's argument, the reachability probe and known_hosts patterns all
- * start from the same form (brackets are added back where ssh's notation needs them).
- */
-export function unbracket(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1');
-}

@@ -8,7 +8,7 @@ import { livenessJson, readinessJson, tunnelsJson } from './api.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type BuildInfo, type ProcessFacts } from './metrics.js';
 import type { Snapshot } from './state-store.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
-import type { HttpAddress } from './http-settings.js';
+import type { HttpAddress } from '../config/settings.js';
 
 /** A client gets this long to send its request: nobody needs more, and a stuck one holds a socket. */
 export const REQUEST_TIMEOUT_MS = 10_000;

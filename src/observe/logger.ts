@@ -1,7 +1,8 @@
 /** Log lines: readable text by default, one JSON object per line on request. */
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFormat = 'text' | 'json';
+import type { LogFormat, LogLevel } from '../config/settings.js';
+
+export type { LogFormat, LogLevel };
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -44,9 +45,4 @@ function dropUndefined(fields: Record<string, unknown>): Record<string, unknown>
 function formatValue(v: unknown): string {
   const s = typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x !== 'object') ? v.join(',') : JSON.stringify(v);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
-}
-
-export function parseLogLevel(value: string | undefined): LogLevel | undefined {
-  const v = (value ?? '').trim().toLowerCase();
-  return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : undefined;
 }

@@ -8,7 +8,8 @@ import { describeForward, describeServer } from '../config/spec.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Tunnel } from '../supervisor/tunnel.js';
 import { closeServer, createObservabilityServer, listen } from './http-server.js';
-import { baseUrl, formatAddress, type HttpAddress } from './http-settings.js';
+import type { HttpAddress } from '../config/settings.js';
+import { baseUrl, formatHostPort } from '../net/address.js';
 import type { Logger } from './logger.js';
 import { StateStore, type TunnelInfo } from './state-store.js';
 
@@ -36,10 +37,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
   }
   const store = new StateStore({
     now: opts.now ?? Date.now,
-    initial: supervisor.list().map((t) => {
-      const { state, since } = t.status();
-      return { ...tunnelInfo(t), state, since };
-    }),
+    initial: supervisor.list().map((t) => ({ ...tunnelInfo(t), state: t.state })),
     lookup: (name) => {
       const t = supervisor.get(name);
       return t && tunnelInfo(t);
@@ -57,13 +55,13 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
   } catch (e) {
     unsubscribe();
     logger.log('error', `${explainListenError(e, httpAddress)}; the tunnels keep running without health, readiness, metrics and status page. Set AUTOTUNNEL_HTTP to a free host:port, or to "off"`, {
-      http: formatAddress(httpAddress),
+      http: formatHostPort(httpAddress.host, httpAddress.port),
     });
     return NOTHING;
   }
   server.on('error', (e) => logger.log('error', `HTTP listener: ${e.message}`));
   const address = baseUrl(httpAddress, port);
-  const bound = formatAddress({ host: httpAddress.host, port });
+  const bound = formatHostPort(httpAddress.host, port);
   // A wildcard bind is reached at its loopback URL here; say where it listens too.
   logger.log('info', `status page, health, readiness and metrics on ${address}/`, { http: address, ...(address.endsWith(`//${bound}`) ? {} : { listen: bound }) });
   return {
@@ -84,7 +82,7 @@ function tunnelInfo({ name, spec }: Tunnel): TunnelInfo {
 }
 
 export function explainListenError(e: unknown, a: HttpAddress): string {
-  const where = formatAddress(a);
+  const where = formatHostPort(a.host, a.port);
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'EADDRINUSE':

@@ -45,8 +45,8 @@ export interface TunnelInfo {
 
 export interface StoreOptions {
   now: () => number;
-  /** The tunnels already there, in the state they are in. */
-  initial: Array<TunnelInfo & { state: TunnelState; since: number }>;
+  /** The tunnels already there, in the state they are in (since: when it began; default: now). */
+  initial: Array<TunnelInfo & { state: TunnelState; since?: number }>;
   /** What to know of a tunnel that appears later (added by a configuration reload). */
   lookup: (name: string) => TunnelInfo | undefined;
 }
@@ -125,7 +125,7 @@ export class StateStore {
 
   constructor(private readonly opts: StoreOptions) {
     this.startedAt = opts.now();
-    for (const t of opts.initial) this.addTunnel(t, t.state, t.since);
+    for (const t of opts.initial) this.addTunnel(t, t.state, t.since ?? this.startedAt);
   }
 
   /** Feed every supervisor event here; only state changes and removals matter. */

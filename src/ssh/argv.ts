@@ -48,7 +48,7 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   }
 
   if (server.jump?.length) args.push('-J', server.jump.join(','));
-  args.push(...spec.extraArgs);
+  args.push(...spec.ssh.extraArgs);
 
   if (!keepalive.explicit.interval) args.push(...opt('ServerAliveInterval', keepalive.intervalSec));
   if (!keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));

@@ -1,7 +1,12 @@
 /**
  * Why a tunnel is not up, in plain words. ssh exits 255 for nearly every failure, so the
- * cause is read from its stderr (see classify.ts); the kind decides how fast we retry.
+ * cause is read from its stderr (see stderr.ts); the kind decides how fast we retry. The fix
+ * texts name each setting as the tunnel's own config source does (spec.settingNames): this
+ * module knows no config source.
  */
+import { knownHostsPattern } from '../config/host-keys.js';
+import type { SettingNames, TunnelSpec } from '../config/spec.js';
+import type { SshFiles } from './argv.js';
 
 /**
  * - network: the server could not be reached; retried at once when a plain TCP connect to it
@@ -75,7 +80,7 @@ export function makeCause(code: CauseCode, summary: string, extra: { hint?: stri
   return { code, kind: CAUSE_KIND[code], summary, ...extra };
 }
 
-/** What the hints need to know of the tunnel, to name the right file and command. */
+/** What the hints need to know of the tunnel, to name the right file, command and setting. */
 export interface HintContext {
   host: string;
   port: number;
@@ -85,6 +90,22 @@ export interface HintContext {
   identityFile?: string;
   /** The -R ports, for the stale-listener hint. */
   remotePorts: number[];
+  /** Each setting as the user wrote it. */
+  settings: SettingNames;
+}
+
+/** The hint context of a tunnel whose files are prepared. */
+export function hintContext(spec: TunnelSpec, files: SshFiles): HintContext {
+  return {
+    host: spec.server.host,
+    port: spec.server.port,
+    user: spec.server.user,
+    hostKeyMode: spec.server.hostKey.mode,
+    knownHostsFile: files.knownHostsFile,
+    ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
+    remotePorts: spec.forwards.filter((f) => f.kind === 'remote' && !f.bindSocket).map((f) => f.bindPort),
+    settings: spec.settingNames,
+  };
 }
 
 /** Adds the hint that fits this tunnel's configuration to a classified cause. */
@@ -94,26 +115,27 @@ export function withHint(cause: Cause, ctx: HintContext): Cause {
 }
 
 function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
-  const hostPattern = ctx.port === 22 ? ctx.host : `[${ctx.host}]:${ctx.port}`;
+  const hostPattern = knownHostsPattern(ctx.host, ctx.port);
+  const names = ctx.settings;
   switch (code) {
     case 'host_key_changed':
       if (ctx.hostKeyMode === 'trust-on-first-use') {
         return `if the server's key was changed on purpose, forget the old one with: ssh-keygen -R '${hostPattern}' -f ${ctx.knownHostsFile} — otherwise someone may be intercepting the connection`;
       }
-      if (ctx.hostKeyMode === 'pinned') return 'if the server\'s key was changed on purpose, put its new public key in SSH_HOST_KEY (ssh-keyscan prints it); otherwise someone may be intercepting the connection';
+      if (ctx.hostKeyMode === 'pinned') return `if the server's key was changed on purpose, put its new public key in ${names.hostKey ?? 'the pinned host key'} (ssh-keyscan prints it); otherwise someone may be intercepting the connection`;
       return `if the server's key was changed on purpose, update its line in ${ctx.knownHostsFile} (ssh-keygen -R '${hostPattern}' -f FILE, then add the new key); otherwise someone may be intercepting the connection`;
     case 'host_key_unknown':
-      return `add the server's key to ${ctx.knownHostsFile} (check its fingerprint, then: ssh-keyscan -p ${ctx.port} ${ctx.host} >> ${ctx.knownHostsFile}), or set SSH_HOST_KEY`;
+      return `add the server's key to ${ctx.knownHostsFile} (check its fingerprint, then: ssh-keyscan -p ${ctx.port} ${ctx.host} >> ${ctx.knownHostsFile})${names.hostKey ? `, or set ${names.hostKey}` : ''}`;
     case 'permission_denied':
-      return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check SSH_REMOTE_USER (${ctx.user}) and SSH_KEY_FILE; keys with a passphrase cannot be used unattended`;
+      return `put the public half of ${ctx.identityFile ?? 'your key'} in ~${ctx.user}/.ssh/authorized_keys on ${ctx.host}, and check ${names.user} (${ctx.user}) and ${names.key}; keys with a passphrase cannot be used unattended`;
     case 'remote_forward_failed':
       return `the server's port ${ctx.remotePorts.join(', ') || '?'} is taken — usually by the server's own stale session from before a network drop, which it keeps until it notices the client is gone. Cure: set ClientAliveInterval 10 and ClientAliveCountMax 3 in the server's sshd_config so it drops dead sessions within 30 s. Otherwise another process holds the port, or the server forbids forwarding (AllowTcpForwarding, PermitListen)`;
     case 'local_port_in_use':
-      return 'another process already listens on that port: stop it or choose another SSH_TUNNEL_PORT';
+      return `another process already listens on that port: stop it or choose another ${names.localPort}`;
     case 'connection_refused':
-      return `check that sshd runs on ${ctx.host} port ${ctx.port} (SSH_REMOTE_HOST, SSH_REMOTE_PORT)`;
+      return `check that sshd runs on ${ctx.host} port ${ctx.port} (${names.host}, ${names.port})`;
     case 'dns_failure':
-      return `check the spelling of SSH_REMOTE_HOST (${ctx.host}) and this machine's DNS`;
+      return `check the spelling of ${names.host} (${ctx.host}) and this machine's DNS`;
     case 'key_file_rejected':
       return `check that ${ctx.identityFile ?? 'the key'} is an unencrypted OpenSSH or PEM private key`;
     default:

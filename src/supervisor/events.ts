@@ -3,13 +3,15 @@ import type { Cause } from '../ssh/causes.js';
 
 /**
  * - starting: created, not yet started.
- * - connecting: ssh is running and the forwards are not confirmed yet.
+ * - connecting: an attempt is under way: ssh runs and the forwards are not confirmed yet, or it
+ *   waits for a handshake slot (see handshake-gate.ts) and no ssh runs yet (no pid).
  * - up: every forward is confirmed working.
  * - backoff: ssh is gone; waiting before the next attempt.
  * - stopping: ssh is being stopped for good.
  * - stopped: nothing runs, nothing will.
  */
-export type TunnelState = 'starting' | 'connecting' | 'up' | 'backoff' | 'stopping' | 'stopped';
+export const TUNNEL_STATES = ['starting', 'connecting', 'up', 'backoff', 'stopping', 'stopped'] as const;
+export type TunnelState = (typeof TUNNEL_STATES)[number];
 
 export interface StateChange {
   type: 'state';
@@ -81,4 +83,13 @@ export class Emitter<T> {
       }
     }
   }
+}
+
+/**
+ * The object without its undefined fields. Events and snapshots carry only the fields that
+ * apply (tsconfig's exactOptionalPropertyTypes is off), so a deep comparison or `'pid' in e`
+ * sees the same as a reader of e.pid.
+ */
+export function compact<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -44,3 +44,26 @@ export const realClock: Clock = {
   },
   clearTimer: (h) => clearTimeout(h.id as NodeJS.Timeout),
 };
+
+/**
+ * Runs `fn` after `ms` unless `scope` is aborted first: the timer belongs to the scope (one ssh
+ * run, one backoff wait) and is cleared with it, as execa ties a subprocess's timers to one signal.
+ */
+export function after(clock: Clock, ms: number, scope: AbortSignal, fn: () => void): void {
+  if (scope.aborted) return;
+  const onAbort = () => clock.clearTimer(handle);
+  const handle = clock.setTimer(ms, () => {
+    scope.removeEventListener('abort', onAbort);
+    fn();
+  });
+  scope.addEventListener('abort', onAbort, { once: true });
+}
+
+/** `after` as a promise: resolves after `ms`, or as soon as the scope is aborted (check it after). */
+export function sleep(clock: Clock, ms: number, scope: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (scope.aborted) return resolve();
+    scope.addEventListener('abort', () => resolve(), { once: true });
+    after(clock, ms, scope, resolve);
+  });
+}

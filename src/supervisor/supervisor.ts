@@ -2,7 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
-import type { Tunnel, TunnelStatus } from './tunnel.js';
+import type { Tunnel } from './tunnel.js';
 
 /** A tunnel and what must be undone once it is gone (its private key copy, say). */
 export interface Supervised {
@@ -54,7 +54,7 @@ export class Supervisor {
     await Promise.all(result.removed.map((name) => this.remove(name)));
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
-      if (existing && isDeepStrictEqual(existing.tunnel.spec, spec)) {
+      if (existing && sameTunnel(existing.tunnel.spec, spec)) {
         result.unchanged.push(spec.name);
         continue;
       }
@@ -81,10 +81,6 @@ export class Supervisor {
     return [...this.tunnels.values()].map((t) => t.tunnel);
   }
 
-  statuses(): TunnelStatus[] {
-    return this.list().map((t) => t.status());
-  }
-
   retryAll(reason: string): void {
     for (const t of this.list()) t.retryNow(reason);
   }
@@ -93,4 +89,12 @@ export class Supervisor {
     await Promise.all(this.list().map((t) => t.stop()));
     for (const entry of this.tunnels.values()) entry.cleanup();
   }
+}
+
+/**
+ * Whether a reloaded spec asks for the same tunnel. How its settings are named is left out: a
+ * tunnel that only moved within the file (tunnels[2] → tunnels[3]) keeps running.
+ */
+function sameTunnel(a: TunnelSpec, b: TunnelSpec): boolean {
+  return isDeepStrictEqual({ ...a, settingNames: undefined }, { ...b, settingNames: undefined });
 }

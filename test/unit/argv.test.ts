@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_BACKOFF, type Forward, type HostKeyPolicy, type KeepaliveSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { buildSshArgs, formatCommand, forwardArgs, sshConfigPath, type SshFiles } from '../../src/ssh/argv.js';
 
 const DEFAULT_KEEPALIVE: KeepaliveSpec = { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } };
@@ -32,7 +33,8 @@ function makeSpec(over: {
     forwards: over.forwards ?? [LOCAL],
     keepalive: over.keepalive ?? DEFAULT_KEEPALIVE,
     connectTimeoutSec: over.connectTimeoutSec ?? 10,
-    extraArgs: over.extraArgs ?? [],
+    ssh: { extraArgs: over.extraArgs ?? [], addsRemoteForwards: false, proxied: false },
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
   };
 }

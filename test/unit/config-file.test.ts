@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DEFAULT_MAX_HANDSHAKES, parseConfigFile, type FileConfig, type FileFacts } from '../../src/config/file.js';
 import { ConfigError, EXIT_CONFIG, formatProblem } from '../../src/config/errors.js';
-import { DEFAULT_BACKOFF, type KeepaliveSpec, type TunnelSpec } from '../../src/config/spec.js';
+import { DEFAULT_BACKOFF, type KeepaliveSpec, type SettingNames, type TunnelSpec } from '../../src/config/spec.js';
 import { FakeFiles } from './fakes.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -57,6 +57,22 @@ function problems(fn: () => unknown): string[] {
 
 const DEFAULT_KEEPALIVE: KeepaliveSpec = { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } };
 const TOFU = { mode: 'trust-on-first-use', checkHostIp: true } as const;
+const NO_EXTRA_SSH = { extraArgs: [], addsRemoteForwards: false, proxied: false };
+
+/** How fix texts name the settings of tunnels[i] when the file sets none of them: where to set each. */
+function yamlNames(i: number, over: Partial<SettingNames> = {}): SettingNames {
+  const server = `tunnels[${i}].server`;
+  return {
+    host: `${server}.host`,
+    port: `${server}.port`,
+    user: `${server}.user`,
+    key: `${server}.key_file`,
+    localPort: `tunnels[${i}].forwards[0].local`,
+    hostKey: `${server}.host_key`,
+    knownHosts: `${server}.known_hosts_file`,
+    ...over,
+  };
+}
 
 describe('config file: good fixtures', () => {
   test('minimal.yaml: one tunnel, every default', () => {
@@ -70,9 +86,10 @@ describe('config file: good fixtures', () => {
       forwards: [{ kind: 'local', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 }],
       keepalive: DEFAULT_KEEPALIVE,
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: NO_EXTRA_SSH,
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
+      settingNames: yamlNames(0),
     };
     assert.deepEqual(config.tunnels, [expected]);
   });
@@ -97,9 +114,10 @@ describe('config file: good fixtures', () => {
       forwards: [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 }],
       keepalive,
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: NO_EXTRA_SSH,
       backoff: { ...DEFAULT_BACKOFF },
       required: true,
+      settingNames: yamlNames(0, { user: 'defaults.server.user', key: 'defaults.server.key_file', knownHosts: 'defaults.server.known_hosts_file' }),
     } satisfies TunnelSpec);
     assert.deepEqual(web, {
       name: 'web',
@@ -117,9 +135,15 @@ describe('config file: good fixtures', () => {
       ],
       keepalive,
       connectTimeoutSec: 10,
-      extraArgs: ['-o', 'Compression=yes'],
+      ssh: { extraArgs: ['-o', 'Compression=yes'], addsRemoteForwards: false, proxied: true },
       backoff: { ...DEFAULT_BACKOFF, initialMs: 200, maxMs: 60_000, stableAfterMs: 10_000 },
       required: false,
+      settingNames: yamlNames(1, {
+        user: 'defaults.server.user',
+        key: 'defaults.server.key_file',
+        hostKey: 'tunnels[1].server.host_key_file',
+        localPort: 'tunnels[1].forwards[1].dynamic',
+      }),
     } satisfies TunnelSpec);
     assert.deepEqual(files.read, ['/run/secrets/vps_host_key'], 'the known_hosts file and key are only checked, not read');
     assert.deepEqual([...new Set(files.asked)].sort(), ['/etc/autotunnel/known_hosts', '/run/secrets/tunnel_key']);
@@ -151,7 +175,7 @@ describe('config file: good fixtures', () => {
       { kind: 'local', bindAddress: '127.0.0.1', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 },
       { kind: 'local', bindAddress: '::1', bindPort: 5433, targetHost: '2001:db8::10', targetPort: 5432 },
     ]);
-    assert.deepEqual(postgres.extraArgs, defaultOptions);
+    assert.deepEqual(postgres.ssh.extraArgs, defaultOptions);
     assert.deepEqual(postgres.keepalive, defaultKeepalive);
     assert.deepEqual(postgres.backoff, defaultBackoff);
     assert.equal(postgres.connectTimeoutSec, 15);
@@ -169,7 +193,7 @@ describe('config file: good fixtures', () => {
       { kind: 'remote', bindAddress: '0.0.0.0', bindPort: 8080, targetHost: 'localhost', targetPort: 80 },
       { kind: 'remote', bindPort: 0, targetSocket: '/run/app/http.sock' },
     ]);
-    assert.deepEqual(webIn.extraArgs, ['-4', '-o', 'ExitOnForwardFailure=no'], 'a list is taken word for word, replacing the defaults\' options');
+    assert.deepEqual(webIn.ssh.extraArgs, ['-4', '-o', 'ExitOnForwardFailure=no'], 'a list is taken word for word, replacing the defaults\' options');
     assert.deepEqual(webIn.keepalive, { intervalSec: 10, countMax: 2, explicit: { interval: true, countMax: true } });
     assert.deepEqual(webIn.backoff, { ...DEFAULT_BACKOFF, initialMs: 1000, maxMs: 120_000, stableAfterMs: 0 });
     assert.equal(webIn.connectTimeoutSec, 15);
@@ -195,7 +219,7 @@ describe('config file: good fixtures', () => {
       { kind: 'local', bindAddress: '0.0.0.0', bindPort: 2375, targetSocket: '/var/run/docker.sock' },
     ]);
     assert.equal(docker.connectTimeoutSec, 5);
-    assert.deepEqual(docker.extraArgs, defaultOptions);
+    assert.deepEqual(docker.ssh.extraArgs, defaultOptions);
   });
 
   test('pinned-ipv6.yaml: inline host keys for an IPv6 server on another port; keepalive count only', () => {
@@ -220,9 +244,10 @@ describe('config file: good fixtures', () => {
         ],
         keepalive: { intervalSec: 2, countMax: 0, explicit: { interval: false, countMax: true } },
         connectTimeoutSec: 10,
-        extraArgs: [],
+        ssh: NO_EXTRA_SSH,
         backoff: { ...DEFAULT_BACKOFF },
         required: false,
+        settingNames: yamlNames(0, { localPort: 'tunnels[0].forwards[0].local or tunnels[0].forwards[1].local' }),
       },
     ] satisfies TunnelSpec[]);
   });
@@ -289,7 +314,7 @@ describe('config file: details', () => {
     const config = parseText(text, world({ HOST: 'h.example.com', USER_NAME: '' }).facts);
     assert.equal(config.tunnels[0]!.server.host, 'h.example.com');
     assert.equal(config.tunnels[0]!.server.user, 'fallback');
-    assert.deepEqual(config.tunnels[0]!.extraArgs, ['-o', 'SetEnv=PRICE=$5', '-o', 'SetEnv=X=y']);
+    assert.deepEqual(config.tunnels[0]!.ssh.extraArgs, ['-o', 'SetEnv=PRICE=$5', '-o', 'SetEnv=X=y']);
   });
 
   test('an unset variable names the first one missing, with the text as written', () => {
@@ -350,7 +375,7 @@ describe('config file: details', () => {
   });
 
   test('options: a string is split by shell rules; bad quoting is reported', () => {
-    assert.deepEqual(parseText(ONE(`      host: h\n      options: -o 'ProxyCommand=nc %h %p' -v\n`)).tunnels[0]!.extraArgs, ['-o', 'ProxyCommand=nc %h %p', '-v']);
+    assert.deepEqual(parseText(ONE(`      host: h\n      options: -o 'ProxyCommand=nc %h %p' -v\n`)).tunnels[0]!.ssh.extraArgs, ['-o', 'ProxyCommand=nc %h %p', '-v']);
     const bad = problems(() => parseText(ONE(`      host: h\n      options: -o 'Compression=yes\n`)));
     assert.equal(bad.length, 1);
     assert.match(bad[0]!, /^tunnels\.yaml:5:16 tunnels\[0\] \(t\)\.server\.options="-o 'Compression=yes": .+; quote as in a shell, or write a list$/);

@@ -9,13 +9,14 @@ import {
   DEFAULT_KNOWN_HOSTS_FILE,
   RANDOM_PORT_MAX,
   RANDOM_PORT_MIN,
+  ENV_SETTING_NAMES,
   parseEnv,
-  pinnedKnownHostsLines,
   type Env,
   type EnvConfig,
   type EnvFacts,
-  type FileInfo,
 } from '../../src/config/env.js';
+import type { FileInfo } from '../../src/config/files.js';
+import { pinnedKnownHostsLines } from '../../src/config/host-keys.js';
 import { ConfigError, EXIT_CONFIG, formatProblem, type ConfigProblem } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type TunnelSpec } from '../../src/config/spec.js';
 import { PORT_EXPECTED } from '../../src/config/validate.js';
@@ -106,8 +107,9 @@ describe('parseEnv defaults (nothing set)', () => {
       forwards: [{ kind: 'remote', bindAddress: '127.0.0.1', bindPort: 49152, targetHost: 'localhost', targetPort: 22 }],
       keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: { extraArgs: [], addsRemoteForwards: false, proxied: false },
       backoff: DEFAULT_BACKOFF,
+      settingNames: ENV_SETTING_NAMES,
     });
     assert.equal('identity' in s.server, false);
     assert.notEqual(s.backoff, DEFAULT_BACKOFF, 'backoff must be a copy, not the shared default object');
@@ -658,19 +660,19 @@ describe('keepalive and timeouts', () => {
 
 describe('SSH_OPTIONS', () => {
   test('unset: no extra arguments', () => {
-    assert.deepEqual(spec({}).extraArgs, []);
+    assert.deepEqual(spec({}).ssh.extraArgs, []);
   });
 
   test('split by shell quoting rules, never through a shell', () => {
-    assert.deepEqual(spec({ SSH_OPTIONS: '-o StreamLocalBindUnlink=yes' }).extraArgs, ['-o', 'StreamLocalBindUnlink=yes']);
-    assert.deepEqual(spec({ SSH_OPTIONS: '-o "ProxyCommand=nc -x proxy:1080 %h %p" -C' }).extraArgs, ['-o', 'ProxyCommand=nc -x proxy:1080 %h %p', '-C']);
-    assert.deepEqual(spec({ SSH_OPTIONS: "-o 'ProxyCommand=ssh -W %h:%p $BASTION' -vT" }).extraArgs, ['-o', 'ProxyCommand=ssh -W %h:%p $BASTION', '-vT']);
-    assert.deepEqual(spec({ SSH_OPTIONS: '-J bastion.example.com' }).extraArgs, ['-J', 'bastion.example.com']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-o StreamLocalBindUnlink=yes' }).ssh.extraArgs, ['-o', 'StreamLocalBindUnlink=yes']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-o "ProxyCommand=nc -x proxy:1080 %h %p" -C' }).ssh.extraArgs, ['-o', 'ProxyCommand=nc -x proxy:1080 %h %p', '-C']);
+    assert.deepEqual(spec({ SSH_OPTIONS: "-o 'ProxyCommand=ssh -W %h:%p $BASTION' -vT" }).ssh.extraArgs, ['-o', 'ProxyCommand=ssh -W %h:%p $BASTION', '-vT']);
+    assert.deepEqual(spec({ SSH_OPTIONS: '-J bastion.example.com' }).ssh.extraArgs, ['-J', 'bastion.example.com']);
   });
 
   test('controlled keywords are accepted with a prefixed warning', () => {
     const { spec: s, warnings } = parse({ SSH_OPTIONS: '-o StrictHostKeyChecking=no' });
-    assert.deepEqual(s.extraArgs, ['-o', 'StrictHostKeyChecking=no']);
+    assert.deepEqual(s.ssh.extraArgs, ['-o', 'StrictHostKeyChecking=no']);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /^SSH_OPTIONS: -o StrictHostKeyChecking=no is ignored: host keys are always verified/);
   });

@@ -1,7 +1,9 @@
 /** Fakes for the supervisor's ports: a virtual clock, scripted ssh processes, scripted probes. */
 import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from '../../src/supervisor/ports.js';
 import { DEFAULT_BACKOFF, type Forward, type ServerSpec, type TunnelSpec } from '../../src/config/spec.js';
-import { Tunnel } from '../../src/supervisor/tunnel.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
+import { Tunnel, type SshCommand } from '../../src/supervisor/tunnel.js';
+import { hintContext } from '../../src/ssh/causes.js';
 
 /** Lets every pending promise chain run (probe results, awaits inside the supervisor). */
 export const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -129,6 +131,16 @@ export const REMOTE_4000: Forward = { kind: 'remote', bindAddress: '127.0.0.1', 
 /** What ssh prints when the server confirms REMOTE_4000. */
 export const REMOTE_4000_OK = 'debug1: remote forward success for: listen 127.0.0.1:4000, connect localhost:80';
 
+/** No extra ssh options. */
+export const NO_EXTRA_SSH: TunnelSpec['ssh'] = { extraArgs: [], addsRemoteForwards: false, proxied: false };
+/** Through a jump host: no stall detection (ssh does not connect to the server itself). */
+export const PROXIED: TunnelSpec['ssh'] = { ...NO_EXTRA_SSH, proxied: true };
+
+/** What a test tunnel runs: `args` (which the fake ssh keeps), fix texts as for a real one. */
+export function testCommand(spec: TunnelSpec, args: string[] = []): SshCommand {
+  return { args, hints: hintContext(spec, { knownHostsFile: '/state/known_hosts' }) };
+}
+
 /** A spec with the defaults, trusting the host key on first use. */
 export function testSpec(name: string, forwards: Forward[], server: Pick<ServerSpec, 'user' | 'host' | 'port'>, extra: Partial<TunnelSpec> = {}): TunnelSpec {
   return {
@@ -137,7 +149,8 @@ export function testSpec(name: string, forwards: Forward[], server: Pick<ServerS
     forwards,
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
-    extraArgs: [],
+    ssh: NO_EXTRA_SSH,
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
     ...extra,
   };
@@ -146,14 +159,8 @@ export function testSpec(name: string, forwards: Forward[], server: Pick<ServerS
 /** A Tunnel of REMOTE_4000 via deploy@bastion:22, on the fakes. */
 export function fakeTunnel(name: string, clock: FakeClock, spawner: FakeSpawner, extra: Partial<TunnelSpec> = {}): Tunnel {
   const server = { user: 'deploy', host: 'bastion', port: 22 };
-  return new Tunnel(testSpec(name, [REMOTE_4000], server, extra), {
-    clock,
-    spawnSsh: spawner.spawn,
-    probeTcp: new FakeProbe(clock).probe,
-    random: () => 0.5,
-    args: [],
-    hintContext: { ...server, hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [REMOTE_4000.bindPort] },
-  });
+  const spec = testSpec(name, [REMOTE_4000], server, extra);
+  return new Tunnel(spec, testCommand(spec), { clock, spawnSsh: spawner.spawn, probeTcp: new FakeProbe(clock).probe, random: () => 0.5 });
 }
 
 /** One file in a FakeFiles world; by default a readable regular file with empty text. */

@@ -140,7 +140,7 @@ describe('startObservability', () => {
     const line = JSON.parse(w.lines.find((l) => l.includes('"level":"error"'))!) as { msg: string };
     assert.match(line.msg, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use.*the tunnels keep running.*AUTOTUNNEL_HTTP`));
     w.supervisor.startAll();
-    assert.equal(t.currentState, 'connecting');
+    assert.equal(t.state, 'connecting');
     await obs.close();
     await w.supervisor.stopAll();
   });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/errors.js';
-import { DEFAULT_HTTP_ADDRESS, baseUrl, parseHttpSettings } from '../../src/observe/http-settings.js';
+import { DEFAULT_HTTP_ADDRESS, parseHttpSettings } from '../../src/config/settings.js';
+import { baseUrl } from '../../src/net/address.js';
 
 const parse = (value: string | undefined) => parseHttpSettings({ AUTOTUNNEL_HTTP: value }).address;
 

@@ -1,10 +1,10 @@
 /** parseSshCommandLine: a tunnel from ssh's own words (`autotunnel -L 8080:db:5432 user@bastion`). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseSshCommandLine, type SshCommandLine } from '../../src/config/ssh-command-line.js';
+import { COMMAND_LINE_SETTING_NAMES, parseSshCommandLine, type SshCommandLine } from '../../src/config/ssh-command-line.js';
 import { EXIT_USAGE, UsageError } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type TunnelSpec } from '../../src/config/spec.js';
-import type { FileInfo } from '../../src/config/env.js';
+import type { FileInfo } from '../../src/config/files.js';
 import { PORT_EXPECTED } from '../../src/config/validate.js';
 
 const KEY = '/home/me/.ssh/tunnel_ed25519';
@@ -59,8 +59,9 @@ describe('parseSshCommandLine: the whole spec', () => {
       forwards: [{ kind: 'local', bindPort: 5432, targetHost: 'db.internal', targetPort: 5432 }],
       keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
       connectTimeoutSec: 10,
-      extraArgs: [],
+      ssh: { extraArgs: [], addsRemoteForwards: false, proxied: false },
       backoff: { ...DEFAULT_BACKOFF },
+      settingNames: COMMAND_LINE_SETTING_NAMES,
     };
     assert.deepEqual(spec, expected);
     assert.deepEqual(warnings, []);
@@ -96,7 +97,7 @@ describe('parseSshCommandLine: forwards', () => {
       { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8081, targetSocket: '/run/app.sock' },
       { kind: 'dynamic', bindAddress: '::1', bindPort: 1081 },
     ]);
-    assert.deepEqual(spec.extraArgs, []);
+    assert.deepEqual(spec.ssh.extraArgs, []);
   });
 
   test('-R 0 lets the server pick the port', () => {
@@ -160,7 +161,7 @@ describe('parseSshCommandLine: server options', () => {
 
   test('-o and other options with a value pass through as extra arguments, in order', () => {
     const { spec, warnings } = parse(['-o', 'Compression=yes', '-oServerAliveInterval=5', '-c', 'aes256-gcm@openssh.com', '-F', '/etc/ssh/tunnel_config', '-D', '1', 'h']);
-    assert.deepEqual(spec.extraArgs, ['-o', 'Compression=yes', '-o', 'ServerAliveInterval=5', '-c', 'aes256-gcm@openssh.com', '-F', '/etc/ssh/tunnel_config']);
+    assert.deepEqual(spec.ssh.extraArgs, ['-o', 'Compression=yes', '-o', 'ServerAliveInterval=5', '-c', 'aes256-gcm@openssh.com', '-F', '/etc/ssh/tunnel_config']);
     assert.deepEqual(warnings, []);
     // The spec's own keepalive stays at the default: the -o given wins in ssh (argv's job, not ours).
     assert.deepEqual(spec.keepalive, { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } });
@@ -175,15 +176,15 @@ describe('parseSshCommandLine: server options', () => {
 
 describe('parseSshCommandLine: flags', () => {
   test('-N, -n and -T are dropped (autotunnel adds what it needs); others are kept as given', () => {
-    assert.deepEqual(parse(['-N', '-T', '-n', '-D', '1', 'h']).spec.extraArgs, []);
-    assert.deepEqual(parse(['-NT', '-vC', '-D', '1', 'h']).spec.extraArgs, ['-vC']);
-    assert.deepEqual(parse(['-4', '-D', '1', 'h']).spec.extraArgs, ['-4']);
+    assert.deepEqual(parse(['-N', '-T', '-n', '-D', '1', 'h']).spec.ssh.extraArgs, []);
+    assert.deepEqual(parse(['-NT', '-vC', '-D', '1', 'h']).spec.ssh.extraArgs, ['-vC']);
+    assert.deepEqual(parse(['-4', '-D', '1', 'h']).spec.ssh.extraArgs, ['-4']);
   });
 
   test('a cluster ending in an option with a value: the flags come after the option', () => {
     const { spec } = parse(['-NvL', '8080:db:5432', '-Co', 'Compression=yes', 'h']);
     assert.deepEqual(spec.forwards, [{ kind: 'local', bindPort: 8080, targetHost: 'db', targetPort: 5432 }]);
-    assert.deepEqual(spec.extraArgs, ['-v', '-o', 'Compression=yes', '-C']);
+    assert.deepEqual(spec.ssh.extraArgs, ['-v', '-o', 'Compression=yes', '-C']);
   });
 
   test('options that break supervision are refused', () => {
@@ -195,7 +196,7 @@ describe('parseSshCommandLine: flags', () => {
       [['-E', '/tmp/ssh.log'], 'command line="-E /tmp/ssh.log": option -E is not allowed: it moves ssh\'s messages to a file, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed'],
       [['-W', 'db:5432'], 'command line="-W db:5432": option -W is not allowed: it forwards standard input/output, which cannot be combined with a tunnel'],
       [['-o', 'ForkAfterAuthentication=yes'], 'command line="-o ForkAfterAuthentication=yes": -o ForkAfterAuthentication is not allowed: it sends ssh to the background, where autotunnel can no longer supervise it'],
-      [['-o', 'Port=2222'], 'command line="-o Port=2222": -o Port is not allowed: set the port with SSH_REMOTE_PORT (or port: in a config file, -p on a command line)'],
+      [['-o', 'Port=2222'], 'command line="-o Port=2222": -o Port is not allowed: set the port with -p'],
       [['-Z'], 'command line="-Z": -Z is not an ssh option (see "man ssh")'],
     ];
     for (const [words, message] of cases) {
@@ -230,7 +231,7 @@ describe('parseSshCommandLine: controlled -o options warn (host-key ones do not)
       '-o ExitOnForwardFailure=no is ignored: a tunnel whose forward failed must exit so it can be retried',
       '-o ControlMaster=auto is ignored: autotunnel needs one connection per tunnel it supervises',
     ]);
-    assert.deepEqual(spec.extraArgs.filter((w) => w !== '-o'), [
+    assert.deepEqual(spec.ssh.extraArgs.filter((w) => w !== '-o'), [
       'StrictHostKeyChecking=accept-new',
       'UserKnownHostsFile=/home/me/.ssh/tunnel_known_hosts',
       'BatchMode=no',

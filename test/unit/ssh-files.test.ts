@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type HostKeyPolicy, type Identity, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { defaultStateDir, keyNeedsCopy, prepareSshFiles, removeOrphanedRuntimeDirs, type PreparedFiles } from '../../src/adapters/ssh-files.js';
 
 const KEY_TEXT = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n';
@@ -42,7 +43,8 @@ function makeSpec(hostKey: HostKeyPolicy, identity?: Identity): TunnelSpec {
     forwards: [{ kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'localhost', targetPort: 80 }],
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
-    extraArgs: [],
+    ssh: { extraArgs: [], addsRemoteForwards: false, proxied: false },
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
   };
 }

@@ -5,16 +5,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkExtraArgs, type ExtraArgsCheck } from '../../src/config/ssh-options.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 
 function clean(args: string[]): ExtraArgsCheck {
-  const r = checkExtraArgs(args);
+  const r = checkExtraArgs(args, ENV_SETTING_NAMES);
   assert.deepEqual(r.errors, [], `unexpected errors for ${JSON.stringify(args)}`);
   assert.deepEqual(r.warnings, [], `unexpected warnings for ${JSON.stringify(args)}`);
   return r;
 }
 
 function errorsOf(args: string[]): string[] {
-  return checkExtraArgs(args).errors;
+  return checkExtraArgs(args, ENV_SETTING_NAMES).errors;
 }
 
 describe('accepted options', () => {
@@ -187,7 +188,7 @@ describe('refused options', () => {
   }
 
   test('refusals are errors, not warnings', () => {
-    const r = checkExtraArgs(['-f']);
+    const r = checkExtraArgs(['-f'], ENV_SETTING_NAMES);
     assert.deepEqual(r.warnings, []);
     assert.equal(r.errors.length, 1);
   });
@@ -198,7 +199,7 @@ describe('-o keywords', () => {
   for (const keyword of refused) {
     test(`${keyword} is refused (error)`, () => {
       for (const args of [['-o', `${keyword}=yes`], [`-o${keyword.toLowerCase()} yes`]]) {
-        const r = checkExtraArgs(args);
+        const r = checkExtraArgs(args, ENV_SETTING_NAMES);
         assert.equal(r.errors.length, 1, JSON.stringify(args));
         assert.deepEqual(r.warnings, []);
         const shown = args.length === 2 ? keyword : keyword.toLowerCase();
@@ -219,7 +220,7 @@ describe('-o keywords', () => {
   ];
   for (const [keyword, why] of controlled) {
     test(`${keyword} is ignored with a warning (not an error)`, () => {
-      const r = checkExtraArgs(['-o', `${keyword}=no`]);
+      const r = checkExtraArgs(['-o', `${keyword}=no`], ENV_SETTING_NAMES);
       assert.deepEqual(r.errors, []);
       assert.equal(r.warnings.length, 1);
       assert.ok(r.warnings[0]!.startsWith(`-o ${keyword}=no is ignored: `), r.warnings[0]);
@@ -229,7 +230,7 @@ describe('-o keywords', () => {
   }
 
   test('the warning quotes the value as given, also for the space form', () => {
-    assert.deepEqual(checkExtraArgs(['-o', 'batchmode no']).warnings, ['-o batchmode=no is ignored: autotunnel runs ssh without a terminal and sets BatchMode=yes']);
+    assert.deepEqual(checkExtraArgs(['-o', 'batchmode no'], ENV_SETTING_NAMES).warnings, ['-o batchmode=no is ignored: autotunnel runs ssh without a terminal and sets BatchMode=yes']);
   });
 });
 
@@ -260,7 +261,7 @@ describe('addsRemoteForward', () => {
 
 describe('several problems', () => {
   test('are all reported, in order, with warnings kept apart', () => {
-    const r = checkExtraArgs(['-f', '-o', 'BatchMode=no', 'host', '-Z', '-o', 'RemoteCommand=x', '-p']);
+    const r = checkExtraArgs(['-f', '-o', 'BatchMode=no', 'host', '-Z', '-o', 'RemoteCommand=x', '-p'], ENV_SETTING_NAMES);
     assert.deepEqual(r.errors, [
       'option -f is not allowed: it sends ssh to the background, where autotunnel can no longer supervise it',
       '"host" is not an ssh option; ssh would take it as the destination or a remote command (options start with "-", e.g. -o StreamLocalBindUnlink=yes)',

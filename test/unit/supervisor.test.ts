@@ -6,11 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Supervisor, type Supervised } from '../../src/supervisor/supervisor.js';
-import { KILL_GRACE_MS, LOCAL_PROBE_RETRY_MS, PROBE_TIMEOUT_MS, Tunnel, type TunnelDeps } from '../../src/supervisor/tunnel.js';
+import { Tunnel, type TunnelDeps } from '../../src/supervisor/tunnel.js';
+import { KILL_GRACE_MS } from '../../src/supervisor/terminate.js';
+import { LOCAL_PROBE_RETRY_MS } from '../../src/supervisor/local-listeners.js';
+import { PROBE_TIMEOUT_MS } from '../../src/supervisor/reachability.js';
 import { HandshakeGate } from '../../src/supervisor/handshake-gate.js';
 import { DEFAULT_BACKOFF, type Forward, type TunnelSpec } from '../../src/config/spec.js';
+import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import type { StateChange, TunnelEvent, TunnelState } from '../../src/supervisor/events.js';
-import { FakeClock, FakeProbe, FakeSpawner, type FakeSsh } from './fakes.js';
+import { FakeClock, FakeProbe, FakeSpawner, NO_EXTRA_SSH, PROXIED, testCommand, type FakeSsh } from './fakes.js';
 
 const HOST = 'bastion.example';
 const REMOTE: Forward = { kind: 'remote', bindAddress: '127.0.0.1', bindPort: 4000, targetHost: 'localhost', targetPort: 80 };
@@ -30,13 +34,14 @@ function spec(name: string, over: Partial<TunnelSpec> = {}, server: Partial<Tunn
     forwards: [REMOTE],
     keepalive: { intervalSec: 2, countMax: 3, explicit: { interval: false, countMax: false } },
     connectTimeoutSec: 10,
-    extraArgs: [],
+    ssh: NO_EXTRA_SSH,
+    settingNames: ENV_SETTING_NAMES,
     backoff: { ...DEFAULT_BACKOFF },
     ...over,
   };
 }
 
-type Extra = Partial<Pick<TunnelDeps, 'gate' | 'liveness' | 'probeUnix' | 'indirect'>>;
+type Extra = Partial<Pick<TunnelDeps, 'gate' | 'probeUnix'>>;
 
 /**
  * Tunnels built on shared fakes. Each ssh's last argument names its tunnel, so a test can find
@@ -50,16 +55,14 @@ function world(extra: Extra = {}) {
   const builds: string[] = [];
   const build = (s: TunnelSpec): Supervised => {
     builds.push(s.name);
-    const tunnel = new Tunnel(s, {
+    const tunnel = new Tunnel(s, testCommand(s, ['-N', '--', s.server.host, `#${s.name}`]), {
       clock,
       spawnSsh: spawner.spawn,
       probeTcp: probe.probe,
       random: () => 0.5,
-      args: ['-N', '--', s.server.host, `#${s.name}`],
-      hintContext: { host: s.server.host, port: s.server.port, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
       ...extra,
     });
-    return { tunnel, cleanup: () => cleanups.push(`${s.name}:${tunnel.currentState}`) };
+    return { tunnel, cleanup: () => cleanups.push(`${s.name}:${tunnel.state}`) };
   };
   const supervisor = new Supervisor(() => clock.now());
   const events: TunnelEvent[] = [];
@@ -72,7 +75,7 @@ function world(extra: Extra = {}) {
   };
   /** Which tunnel each spawned ssh belongs to, in spawn order. */
   const spawnOrder = () => spawner.spawned.map((p) => String(p.args.at(-1)).slice(1));
-  const state = (name: string): TunnelState | undefined => supervisor.get(name)?.currentState;
+  const state = (name: string): TunnelState | undefined => supervisor.get(name)?.state;
   const statesOf = (name: string) => events.filter((e): e is StateChange => e.type === 'state' && e.tunnel === name);
   return { clock, spawner, probe, cleanups, builds, build, supervisor, events, sshOf, lastSsh, spawnOrder, state, statesOf };
 }
@@ -131,7 +134,7 @@ describe('Supervisor.reconcile', () => {
     assert.deepEqual(sshA.kills, ['SIGTERM']);
     assert.equal(sshA.exited, true);
     assert.deepEqual(sshB.kills, []);
-    assert.equal(a.currentState, 'stopped');
+    assert.equal(a.state, 'stopped');
     assert.deepEqual(w.cleanups, ['a:stopped'], 'cleanup once, after ssh is gone');
     assert.equal(w.supervisor.get('a'), undefined);
     assert.deepEqual(w.supervisor.list().map((t) => t.name), ['b']);
@@ -178,12 +181,12 @@ describe('Supervisor.reconcile', () => {
     const r = await w.supervisor.reconcile([changed, spec('b')], w.build);
     assert.deepEqual(r, { added: [], removed: [], changed: ['a'], unchanged: ['b'] });
     assert.deepEqual(oldSsh.kills, ['SIGTERM']);
-    assert.equal(oldA.currentState, 'stopped');
+    assert.equal(oldA.state, 'stopped');
     assert.deepEqual(w.cleanups, ['a:stopped']);
     const newA = w.supervisor.get('a')!;
     assert.notEqual(newA, oldA);
     assert.equal(newA.spec, changed);
-    assert.equal(newA.currentState, 'connecting', 'started at once: the supervisor is running');
+    assert.equal(newA.state, 'connecting', 'started at once: the supervisor is running');
     assert.equal(w.sshOf('a').length, 2);
     assert.deepEqual(w.builds, ['a', 'b', 'a']);
     // Observers see the old one go and the new one come.
@@ -246,7 +249,7 @@ describe('Supervisor.reconcile', () => {
     w.supervisor.startAll();
     w.lastSsh('a').say(LINES.remoteOk);
     await w.clock.advance(0);
-    assert.deepEqual(w.supervisor.statuses().map((s) => [s.name, s.state]), [['a', 'up'], ['b', 'connecting']]);
+    assert.deepEqual(w.supervisor.list().map((t) => [t.name, t.state]), [['a', 'up'], ['b', 'connecting']]);
     w.supervisor.retryAll('SIGUSR1 received');
     await w.clock.advance(0);
     assert.deepEqual(w.sshOf('a')[0]!.kills, ['SIGTERM']);
@@ -266,7 +269,7 @@ describe('Tunnel with a handshake gate', () => {
     w.supervisor.startAll();
     assert.deepEqual(w.spawnOrder(), ['t1', 't2']);
     assert.deepEqual(names.map(w.state), ['connecting', 'connecting', 'connecting', 'connecting', 'connecting'], 'queued tunnels count as connecting');
-    assert.equal(w.supervisor.get('t3')!.status().pid, undefined, 'a queued tunnel has no ssh');
+    assert.equal(w.supervisor.get('t3')!.pid, undefined, 'a queued tunnel has no ssh');
     assert.equal(gate.inFlight(KEY), 2);
     assert.equal(gate.queued(KEY), 3);
 
@@ -323,8 +326,8 @@ describe('Tunnel with a handshake gate', () => {
 
   test('a handshake that times out gives its slot back', async () => {
     const gate = new HandshakeGate(1);
-    const w = world({ gate, indirect: true });
-    await w.supervisor.reconcile([spec('a'), spec('b')], w.build);
+    const w = world({ gate });
+    await w.supervisor.reconcile([spec('a', { ssh: PROXIED }), spec('b', { ssh: PROXIED })], w.build);
     w.supervisor.startAll();
     assert.deepEqual(w.spawnOrder(), ['a']);
     await w.clock.advance(30_000); // ConnectTimeout 10 s + 20 s grace
@@ -422,21 +425,20 @@ describe('Tunnel liveness check', () => {
     const live = livenessCheck(clock);
     const spawner = new FakeSpawner();
     const probe = new FakeProbe(clock);
-    const tunnel = new Tunnel(spec('mon'), {
+    const s = spec('mon', { monitor: { firstAfterMs: 5_000, everyMs: 10_000, what: 'autossh monitor message' } });
+    const tunnel = new Tunnel(s, testCommand(s, ['-N', '--', HOST]), {
       clock,
       spawnSsh: spawner.spawn,
       probeTcp: probe.probe,
+      probeMonitor: live.check,
       random: () => 0.5,
-      args: ['-N', '--', HOST],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
-      liveness: { firstAfterMs: 5_000, everyMs: 10_000, what: 'autossh monitor message', check: live.check },
     });
     const states: StateChange[] = [];
     tunnel.events.on((e) => e.type === 'state' && states.push(e));
     const bringUp = async () => {
       spawner.last.say(LINES.remoteOk);
       await clock.advance(0);
-      assert.equal(tunnel.currentState, 'up');
+      assert.equal(tunnel.state, 'up');
     };
     return { clock, live, spawner, probe, tunnel, states, bringUp };
   }
@@ -456,7 +458,7 @@ describe('Tunnel liveness check', () => {
     await t.clock.advance(20_000);
     assert.deepEqual(t.live.calls, [upAt + 5_000, upAt + 15_000, upAt + 25_000, upAt + 35_000]);
     assert.deepEqual(t.spawner.last.kills, []);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
   });
 
   test('the next check is scheduled from when the previous one answered', async () => {
@@ -494,20 +496,20 @@ describe('Tunnel liveness check', () => {
     assert.equal(down.upForMs, 15_000);
     assert.equal(down.delayMs, 0, 'first failure after being up: at once');
     assert.equal(t.spawner.spawned.length, 2);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
   });
 
   test('never runs while connecting or in backoff', async () => {
     const t = setup();
     t.tunnel.start();
     await t.clock.advance(29_000);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     t.spawner.last.say(LINES.refused);
     t.spawner.last.exit();
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'backoff');
+    assert.equal(t.tunnel.state, 'backoff');
     await t.clock.advance(100);
-    assert.equal(t.tunnel.currentState, 'backoff');
+    assert.equal(t.tunnel.state, 'backoff');
     assert.deepEqual(t.live.calls, []);
 
     // Up, then down before the first check is due: the pending check is dropped with the attempt.
@@ -517,9 +519,9 @@ describe('Tunnel liveness check', () => {
     t.spawner.last.say(LINES.refused);
     t.spawner.last.exit();
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'backoff', 'second failure in a row (up only 4 s): a real wait');
+    assert.equal(t.tunnel.state, 'backoff', 'second failure in a row (up only 4 s): a real wait');
     await t.clock.advance(25_000);
-    assert.notEqual(t.tunnel.currentState, 'up');
+    assert.notEqual(t.tunnel.state, 'up');
     assert.deepEqual(t.live.calls, []);
   });
 
@@ -535,11 +537,11 @@ describe('Tunnel liveness check', () => {
     assert.equal(t.spawner.spawned.length, 2);
     t.spawner.last.say(LINES.remoteOk);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     t.live.answer(false);
     await t.clock.advance(0);
     assert.deepEqual(t.spawner.last.kills, [], 'the stale "no answer" is ignored');
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
   });
 
   test('stop() ends the checks', async () => {
@@ -568,14 +570,13 @@ describe('Tunnel: Unix-socket local forward', () => {
       unixCalls.push({ path, timeoutMs, at: clock.now() });
       return Promise.resolve(unixOpen);
     };
-    const tunnel = new Tunnel(spec('sock', { forwards: [SOCKET_FORWARD] }), {
+    // Proxied: no reachability probes of the server, so only the forward's probes are counted.
+    const s = spec('sock', { forwards: [SOCKET_FORWARD], ssh: PROXIED });
+    const tunnel = new Tunnel(s, testCommand(s, ['-N', '--', HOST]), {
       clock,
       spawnSsh: spawner.spawn,
       probeTcp: probe.probe,
       random: () => 0.5,
-      args: ['-N', '--', HOST],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [] },
-      indirect: true, // no reachability probes of the server: only the forward's probes are counted
       ...(withProbe ? { probeUnix } : {}),
     });
     return { clock, spawner, probe, tunnel, unixCalls, setOpen: (v: boolean) => (unixOpen = v) };
@@ -587,11 +588,11 @@ describe('Tunnel: Unix-socket local forward', () => {
     t.setOpen(true);
     t.spawner.last.say(LINES.listeningPath(SOCKET));
     await t.clock.advance(50);
-    assert.equal(t.tunnel.currentState, 'connecting', 'listening is announced before bind(): not proof');
+    assert.equal(t.tunnel.state, 'connecting', 'listening is announced before bind(): not proof');
     assert.deepEqual(t.unixCalls, []);
     t.spawner.last.say(LINES.session);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     assert.deepEqual(t.unixCalls, [{ path: SOCKET, timeoutMs: PROBE_TIMEOUT_MS, at: t.clock.now() }]);
     assert.equal(t.probe.calls.length, 0, 'no TCP probe for a socket forward');
   });
@@ -601,13 +602,13 @@ describe('Tunnel: Unix-socket local forward', () => {
     t.tunnel.start();
     t.spawner.last.say(LINES.listeningPath(SOCKET), LINES.session);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     assert.equal(t.unixCalls.length, 1);
     await t.clock.advance(LOCAL_PROBE_RETRY_MS);
     assert.equal(t.unixCalls.length, 2);
     t.setOpen(true);
     await t.clock.advance(LOCAL_PROBE_RETRY_MS);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     assert.equal(t.unixCalls.length, 3);
   });
 
@@ -617,7 +618,7 @@ describe('Tunnel: Unix-socket local forward', () => {
     t.setOpen(true);
     t.spawner.last.say(LINES.listeningPath('/run/autotunnel/other.sock'), LINES.session);
     await t.clock.advance(1_000);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     assert.deepEqual(t.unixCalls, []);
   });
 
@@ -626,7 +627,7 @@ describe('Tunnel: Unix-socket local forward', () => {
     t.tunnel.start();
     t.spawner.last.say(LINES.listeningPath(SOCKET), LINES.session);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
   });
 
   test('a socket and a TCP port together: both must be confirmed', async () => {
@@ -634,30 +635,28 @@ describe('Tunnel: Unix-socket local forward', () => {
     const spawner = new FakeSpawner();
     const probe = new FakeProbe(clock);
     let unixOpen = true;
-    const tunnel = new Tunnel(spec('both', { forwards: [SOCKET_FORWARD, { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'web', targetPort: 80 }] }), {
+    const s = spec('both', { forwards: [SOCKET_FORWARD, { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'web', targetPort: 80 }], ssh: PROXIED });
+    const tunnel = new Tunnel(s, testCommand(s), {
       clock,
       spawnSsh: spawner.spawn,
       probeTcp: probe.probe,
       random: () => 0.5,
-      args: [],
-      hintContext: { host: HOST, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [] },
-      indirect: true,
       probeUnix: () => Promise.resolve(unixOpen),
     });
     tunnel.start();
     probe.set('127.0.0.1', 8080, 'open');
     spawner.last.say(LINES.listeningPath(SOCKET), LINES.session);
     await clock.advance(1_000);
-    assert.equal(tunnel.currentState, 'connecting', 'the TCP listener was not announced');
+    assert.equal(tunnel.state, 'connecting', 'the TCP listener was not announced');
     spawner.last.exit();
     await clock.advance(0);
     unixOpen = false;
     await clock.advance(1_000);
     spawner.last.say(LINES.listeningPath(SOCKET), LINES.listening(8080), LINES.session);
     await clock.advance(0);
-    assert.equal(tunnel.currentState, 'connecting', 'the socket refuses');
+    assert.equal(tunnel.state, 'connecting', 'the socket refuses');
     unixOpen = true;
     await clock.advance(LOCAL_PROBE_RETRY_MS);
-    assert.equal(tunnel.currentState, 'up');
+    assert.equal(tunnel.state, 'up');
   });
 });

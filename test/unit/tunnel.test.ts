@@ -1,10 +1,12 @@
 /** The supervisor state machine on a virtual clock: no sleeping, no real processes. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tunnel, KILL_GRACE_MS, FAST_PROBE_EVERY_MS, MAX_PROBES_IN_FLIGHT } from '../../src/supervisor/tunnel.js';
+import { Tunnel } from '../../src/supervisor/tunnel.js';
+import { KILL_GRACE_MS } from '../../src/supervisor/terminate.js';
+import { FAST_PROBE_EVERY_MS, MAX_PROBES_IN_FLIGHT } from '../../src/supervisor/reachability.js';
 import { DEFAULT_BACKOFF, type Forward } from '../../src/config/spec.js';
 import type { StateChange, TunnelEvent } from '../../src/supervisor/events.js';
-import { FakeClock, FakeProbe, FakeSpawner, testSpec } from './fakes.js';
+import { FakeClock, FakeProbe, FakeSpawner, NO_EXTRA_SSH, testCommand, testSpec } from './fakes.js';
 
 const SERVER = { host: 'bastion.example', port: 22 };
 const LOCAL: Forward = { kind: 'local', bindAddress: '127.0.0.1', bindPort: 8080, targetHost: 'db', targetPort: 5432 };
@@ -23,20 +25,18 @@ const LINES = {
   keepalive: 'Timeout, server bastion.example not responding.',
 };
 
-function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; extraRemoteForwards?: boolean; indirect?: boolean } = {}) {
+function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; addsRemoteForwards?: boolean; proxied?: boolean } = {}) {
   const clock = new FakeClock();
   const spawner = new FakeSpawner();
   const probe = new FakeProbe(clock);
-  const spec = testSpec('t1', forwards, { user: 'root', ...SERVER });
-  const tunnel = new Tunnel(spec, {
+  const spec = testSpec('t1', forwards, { user: 'root', ...SERVER }, {
+    ssh: { ...NO_EXTRA_SSH, addsRemoteForwards: opts.addsRemoteForwards ?? false, proxied: opts.proxied ?? false },
+  });
+  const tunnel = new Tunnel(spec, testCommand(spec, ['-N', '--', SERVER.host]), {
     clock,
     spawnSsh: spawner.spawn,
     probeTcp: probe.probe,
     random: () => opts.random ?? 0.5,
-    args: ['-N', '--', SERVER.host],
-    hintContext: { host: SERVER.host, port: 22, user: 'root', hostKeyMode: 'trust-on-first-use', knownHostsFile: '/state/known_hosts', remotePorts: [4000] },
-    ...(opts.indirect ? { indirect: true } : {}),
-    ...(opts.extraRemoteForwards ? { extraRemoteForwards: true } : {}),
   });
   const events: TunnelEvent[] = [];
   tunnel.events.on((e) => events.push(e));
@@ -65,23 +65,23 @@ describe('Tunnel: becoming up', () => {
   it('-L is up only after ssh reports the listener and the port accepts a connection', async () => {
     const t = setup();
     t.tunnel.start();
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     assert.equal(t.spawner.spawned.length, 1);
     t.probe.set('127.0.0.1', 8080, 'refused');
     t.spawner.last.say(LINES.established, LINES.authenticated);
     await t.clock.advance(50);
-    assert.equal(t.tunnel.currentState, 'connecting', 'authenticated is not enough');
+    assert.equal(t.tunnel.state, 'connecting', 'authenticated is not enough');
     t.spawner.last.say(LINES.listening(8080));
     t.probe.set('127.0.0.1', 8080, 'open');
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'connecting', 'ssh says "listening" before bind(): not proof until setup is done');
+    assert.equal(t.tunnel.state, 'connecting', 'ssh says "listening" before bind(): not proof until setup is done');
     t.probe.set('127.0.0.1', 8080, 'refused');
     t.spawner.last.say(LINES.session);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'connecting', 'a port that refuses is not up');
+    assert.equal(t.tunnel.state, 'connecting', 'a port that refuses is not up');
     t.probe.set('127.0.0.1', 8080, 'open');
     await t.clock.advance(250);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     const up = t.lastState();
     assert.equal(up.to, 'up');
     assert.equal(up.attempt, 1);
@@ -93,7 +93,7 @@ describe('Tunnel: becoming up', () => {
     const t = setup([{ ...LOCAL, bindAddress: '0.0.0.0' }]);
     t.tunnel.start();
     await bringUpLocal(t);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     assert.ok(t.probe.callsTo('127.0.0.1', 8080) >= 1);
   });
 
@@ -103,7 +103,7 @@ describe('Tunnel: becoming up', () => {
     t.probe.set('127.0.0.1', 9999, 'open');
     t.spawner.last.say(LINES.listening(9999), LINES.session);
     await t.clock.advance(100);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
   });
 
   it('-R is up when the server confirms the forward', async () => {
@@ -111,10 +111,10 @@ describe('Tunnel: becoming up', () => {
     t.tunnel.start();
     t.spawner.last.say(LINES.established, LINES.authenticated);
     await t.clock.advance(10);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     t.spawner.last.say(LINES.remoteOk(4000));
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
   });
 
   it('-R with port 0 waits for the allocated port and reports it', async () => {
@@ -122,23 +122,23 @@ describe('Tunnel: becoming up', () => {
     t.tunnel.start();
     t.spawner.last.say(LINES.remoteOk(0));
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'connecting', 'no use without knowing the port');
+    assert.equal(t.tunnel.state, 'connecting', 'no use without knowing the port');
     t.spawner.last.say('Allocated port 41234 for remote forward to localhost:80', LINES.allOk);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
     assert.deepEqual(t.lastState().allocatedPorts, [41234]);
-    assert.deepEqual(t.tunnel.status().allocatedPorts, [41234]);
+    assert.deepEqual(t.lastState().allocatedPorts, [41234]);
   });
 
   it('extra -R forwards in SSH_OPTIONS: waits for forwarding_success', async () => {
-    const t = setup([REMOTE], { extraRemoteForwards: true });
+    const t = setup([REMOTE], { addsRemoteForwards: true });
     t.tunnel.start();
     t.spawner.last.say(LINES.remoteOk(4000));
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     t.spawner.last.say(LINES.remoteOk(4001), LINES.allOk);
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'up');
+    assert.equal(t.tunnel.state, 'up');
   });
 
   it('gives up on an attempt that never comes up (ConnectTimeout + grace) and retries', async () => {
@@ -167,8 +167,8 @@ describe('Tunnel: restarting', () => {
     assert.equal(backoff.cause?.code, 'killed');
     assert.equal(backoff.delayMs, 0);
     assert.equal(backoff.upForMs, 60_000);
-    assert.equal(t.tunnel.currentState, 'connecting');
-    assert.equal(t.tunnel.status().restarts, 1);
+    assert.equal(t.tunnel.state, 'connecting');
+    assert.equal(t.spawner.spawned.length - 1, 1, 'one restart');
   });
 
   it('backs off exponentially on repeated failures, capped at 30 s, never giving up', async () => {
@@ -221,10 +221,9 @@ describe('Tunnel: restarting', () => {
     const t = setup();
     t.tunnel.start();
     await failRepeatedly(t, LINES.refused, 3);
-    assert.equal(t.tunnel.status().failures, 3);
+    assert.equal(t.states().filter((s) => s.to === 'backoff').length, 3, 'three failures in a row');
     await bringUpLocal(t);
     await t.clock.advance(DEFAULT_BACKOFF.stableAfterMs);
-    assert.equal(t.tunnel.status().failures, 0);
     t.spawner.last.exit({ code: null, signal: 'SIGKILL' });
     await t.clock.advance(0);
     assert.equal(t.states().at(-2)!.delayMs, 0);
@@ -402,7 +401,7 @@ describe('Tunnel: watching for the server to come back', () => {
   });
 
   it('no stall detection through a jump host (ssh does not connect to the server itself)', async () => {
-    const t = setup([LOCAL], { indirect: true });
+    const t = setup([LOCAL], { proxied: true });
     t.tunnel.start();
     t.probe.set(SERVER.host, SERVER.port, 'open');
     await t.clock.advance(5_000);
@@ -417,10 +416,10 @@ describe('Tunnel: signals and stopping', () => {
     t.spawner.last.say(LINES.denied);
     t.spawner.last.exit();
     await t.clock.advance(0);
-    assert.equal(t.tunnel.currentState, 'backoff');
+    assert.equal(t.tunnel.state, 'backoff');
     t.tunnel.retryNow('SIGUSR1 received');
     assert.equal(t.spawner.spawned.length, 2);
-    assert.equal(t.tunnel.currentState, 'connecting');
+    assert.equal(t.tunnel.state, 'connecting');
     await bringUpLocal(t);
     // The old wait must not fire a second attempt later.
     await t.clock.advance(60_000);
@@ -451,7 +450,7 @@ describe('Tunnel: signals and stopping', () => {
     await t.clock.advance(1);
     assert.deepEqual(t.spawner.last.kills, ['SIGTERM', 'SIGKILL']);
     assert.equal(stopped, true);
-    assert.equal(t.tunnel.currentState, 'stopped');
+    assert.equal(t.tunnel.state, 'stopped');
     await t.clock.advance(120_000);
     assert.equal(t.spawner.spawned.length, 1);
     assert.equal(t.clock.pending(), 0, 'no timer left behind');
@@ -482,9 +481,8 @@ describe('Tunnel: signals and stopping', () => {
       ['starting>connecting', 'connecting>up', 'up>backoff', 'backoff>connecting', 'connecting>up'],
     );
     assert.equal(t.states()[2]!.cause?.code, 'connection_closed');
-    const status = t.tunnel.status();
-    assert.equal(status.state, 'up');
-    assert.equal(status.attempt, 2);
-    assert.equal(status.lastCause, undefined, 'a tunnel that is up has no current cause');
+    assert.equal(t.tunnel.state, 'up');
+    assert.equal(t.lastState().attempt, 2);
+    assert.equal(t.lastState().cause, undefined, 'a tunnel that is up has no current cause');
   });
 });
