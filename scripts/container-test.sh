@@ -73,7 +73,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # podman, bounded, without the noise podman prints for every container with a HEALTHCHECK on
 # a machine without systemd (it cannot create the timer; `podman healthcheck run` still works).
 pm() {
-  timeout "$PODMAN_TIMEOUT" podman "$@" 2> >(grep -v 'unable to get systemd connection' >&2)
+  timeout "$PODMAN_TIMEOUT" podman "$@" 2> >(grep -v -e 'unable to get systemd connection' -e 'does not match the expected platform' >&2)
 }
 
 # --- Preconditions ---------------------------------------------------------------------------
