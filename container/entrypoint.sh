@@ -31,4 +31,14 @@ if ! getent passwd "$uid" >/dev/null 2>&1; then
   if [ "${HOME:-/}" = / ]; then export HOME=/home/autotunnel; fi
 fi
 
-exec /usr/local/bin/autotunnel "$@"
+# Node directly rather than through the autotunnel script's shebang (same V8 flags), to add
+# --disable-sigusr1 where Node has it (>= 22.14; the image ships Node 24): SIGUSR1 can then
+# never open Node's inspector, not even in the instant before autotunnel's own signal handlers
+# are in place. An older Node (another BASE_IMAGE) would refuse the flag, so it is added by version.
+node=/usr/local/bin/node
+flags='--max-semi-space-size=1 --no-opt'
+case "$("$node" --version)" in
+  v22.1[4-9].* | v22.[2-9][0-9].* | v2[3-9].* | v[3-9][0-9].*) flags="--disable-sigusr1 $flags" ;;
+esac
+# shellcheck disable=SC2086 # $flags is a list of words
+exec "$node" $flags /opt/autotunnel/bin/autotunnel.js "$@"

@@ -5,9 +5,11 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
+import type { SpawnSsh } from '../supervisor/ports.js';
 import { ConfigError } from '../config/errors.js';
 
 export interface PreparedFiles {
@@ -29,24 +31,42 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
  * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
  */
-function makeRuntimeDir(): string {
-  for (const base of ['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()]) {
-    if (!base) continue;
+export function makeRuntimeDir(): string {
+  const tried: string[] = [];
+  for (const base of runtimeBases()) {
     try {
       accessSync(base, constants.W_OK);
-      removeOrphanedRuntimeDirs(base);
       const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
       chmodSync(dir, 0o700);
       return dir;
-    } catch {
-      // try the next place
+    } catch (e) {
+      tried.push(`${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
   }
-  throw new Error('could not create a private temporary directory for the key copy (tried /dev/shm, $XDG_RUNTIME_DIR and the system temp dir)');
+  // A user's setup, not a bug: one message saying what to mount, exit 78, no stack trace.
+  throw new ConfigError([{
+    where: 'TMPDIR',
+    value: tmpdir(),
+    expected: `no writable private directory for key copies and pinned host keys: tried ${tried.join(', ')}; mount a tmpfs on /dev/shm or /tmp (docker run --tmpfs /tmp), or set TMPDIR to a writable directory — or give the key mode 0600 and this user as owner, so that no copy is needed`,
+  }]);
+}
+
+/** Where private copies may go, best first: memory (/dev/shm), the user's runtime dir, the temp dir. */
+export function runtimeBases(): string[] {
+  return [...new Set(['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()].filter((b): b is string => Boolean(b)))];
+}
+
+/**
+ * Removes what SIGKILLed runs left in every place a copy may be; run at every start, before this
+ * run has made anything. A dir carrying our own pid is then an orphan too: a restarted container
+ * gives autotunnel the same pid every time, and its /tmp may outlive the process.
+ */
+export function sweepOrphanedRuntimeDirs(): void {
+  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
 }
 
 /** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
-export function removeOrphanedRuntimeDirs(base: string): void {
+export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
   let entries: string[];
   try {
     entries = readdirSync(base);
@@ -55,7 +75,8 @@ export function removeOrphanedRuntimeDirs(base: string): void {
   }
   for (const name of entries) {
     const m = /^autotunnel-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid || processExists(Number(m[1]))) continue;
+    const pid = Number(m?.[1]);
+    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
     try {
       const path = join(base, name);
       if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
@@ -90,7 +111,18 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
     : policy.mode === 'pinned' ? `<private file with ${spec.settingNames.hostKey ?? 'the pinned host key'}>`
     : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
     : join(stateDir, 'known_hosts');
-  return { knownHostsFile, ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+  return { knownHostsFile, readyMarker: '<private dir>/ready.sock', ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+}
+
+/** sun_path holds 108 bytes; a longer marker path could not be bound and the tunnel never come up. */
+const MAX_SOCKET_PATH = 100;
+
+/** The ready marker (see READY_MARKER_TARGET in ssh/argv.ts): a random name in the private dir. */
+function readyMarkerPath(runtimeDir: string, warnings: string[]): string | undefined {
+  const path = join(runtimeDir, `ready-${randomBytes(8).toString('hex')}.sock`);
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return path;
+  warnings.push(`the private directory ${runtimeDir} has too long a path for a socket: the tunnel counts as up on ssh's word alone, which whoever answers before the host key is verified could forge; set TMPDIR to a shorter path`);
+  return undefined;
 }
 
 export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExplicit: boolean): PreparedFiles {
@@ -134,7 +166,8 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
       const dir = usableStateDir(stateDir, stateDirExplicit, warnings, runtime);
       knownHostsFile = join(dir, 'known_hosts');
     }
-    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}) }, notices, warnings, cleanup };
+    const readyMarker = readyMarkerPath(runtime(), warnings);
+    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) }, notices, warnings, cleanup };
   } catch (e) {
     cleanup();
     throw e;
@@ -157,4 +190,12 @@ function usableStateDir(dir: string, explicit: boolean, warnings: string[], runt
     );
     return fallback;
   }
+}
+
+/** The ready marker's socket outlives the ssh that bound it: the next ssh could not bind it again. */
+export function unlinkFirst(path: string, spawn: SpawnSsh): SpawnSsh {
+  return (args) => {
+    rmSync(path, { force: true });
+    return spawn(args);
+  };
 }

@@ -1,6 +1,6 @@
 /** Starts the real ssh client for the supervisor, with no shell in between. */
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/ports.js';
@@ -11,6 +11,8 @@ export function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): 
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
+      // X_OK is also true for a directory, which then fails every spawn with EACCES (exit 126).
+      if (!statSync(c).isFile()) continue;
       return c;
     } catch {
       // not here; keep looking
@@ -75,4 +77,15 @@ export function makeSpawnSsh(opts: SshSpawnOptions): SpawnSsh {
       },
     };
   };
+}
+
+/** A process's scheduling state from /proc/PID/stat ('R', 'S', 'T', 'D'…); undefined when unknown. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "PID (COMM) STATE …": COMM may hold spaces and parentheses, so read after the last ')'.
+    return /^\s*(\S)/.exec(stat.slice(stat.lastIndexOf(')') + 1))?.[1];
+  } catch {
+    return undefined;
+  }
 }

@@ -11,6 +11,7 @@ import type { Forward } from '../config/spec.js';
 import { parseSettings } from '../config/settings.js';
 import { ConfigError, UsageError, type ConfigProblem } from '../config/errors.js';
 import { parsePort, parseWholeNumber } from '../config/validate.js';
+import { MAX_BACKOFF_SEC, MAX_TIMER_SEC, durationProblem } from '../config/field-checks.js';
 import type { LogLevel } from '../config/settings.js';
 import { createLogger } from '../observe/logger.js';
 import { echoModeMonitor, loopModeMonitor, type EchoMonitor } from '../adapters/echo-monitor.js';
@@ -46,7 +47,8 @@ function syslogLevel(n: number): LogLevel {
 
 export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const problems: ConfigProblem[] = [];
-  const num = (name: string, fallback: number, min = 0): number => {
+  // `max`: seconds become Node timers, which fire after 1 ms when longer than about 24.8 days.
+  const num = (name: string, fallback: number, min = 0, max = MAX_TIMER_SEC): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const n = raw === '-1' ? -1 : parseWholeNumber(raw);
@@ -54,7 +56,9 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
       problems.push({ where: name, value: raw, expected: min < 0 ? 'expected a whole number, or -1 for no limit' : `expected whole seconds (at least ${min})` });
       return fallback;
     }
-    return n;
+    const tooLong = durationProblem(n, max);
+    if (tooLong) problems.push({ where: name, value: raw, expected: tooLong });
+    return tooLong ? fallback : n;
   };
 
   let monitorSpec = env.AUTOSSH_PORT?.trim() || undefined;
@@ -74,11 +78,11 @@ export async function runAutossh(args: string[], env: NodeJS.ProcessEnv): Promis
 
   const poll = num('AUTOSSH_POLL', DEFAULT_POLL_SEC, 1);
   const firstPoll = num('AUTOSSH_FIRST_POLL', poll, 1);
-  const gateTime = env.AUTOSSH_GATETIME?.trim() ? num('AUTOSSH_GATETIME', 30) : undefined;
-  const maxStart = num('AUTOSSH_MAXSTART', -1, -1);
+  const gateTime = env.AUTOSSH_GATETIME?.trim() ? num('AUTOSSH_GATETIME', 30, 0, MAX_BACKOFF_SEC) : undefined;
+  const maxStart = num('AUTOSSH_MAXSTART', -1, -1, Number.MAX_SAFE_INTEGER);
   const maxLifetime = num('AUTOSSH_MAXLIFETIME', 0);
   const debug = Boolean(env.AUTOSSH_DEBUG?.trim());
-  const logLevel = debug ? 'debug' : env.AUTOSSH_LOGLEVEL?.trim() ? syslogLevel(num('AUTOSSH_LOGLEVEL', 6)) : undefined;
+  const logLevel = debug ? 'debug' : env.AUTOSSH_LOGLEVEL?.trim() ? syslogLevel(num('AUTOSSH_LOGLEVEL', 6, 0, Number.MAX_SAFE_INTEGER)) : undefined;
 
   let monitor: { port: number; echo?: number } | undefined;
   if (monitorSpec !== undefined && monitorSpec !== '0') {

@@ -6,6 +6,7 @@ import { defaultStateDir, planSshFiles } from '../adapters/ssh-files.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { readConfigFile } from './run-config.js';
 import { realFacts } from '../adapters/files.js';
+import { preflight } from './preflight.js';
 
 export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): number {
   const settings = parseSettings(env);
@@ -24,6 +25,8 @@ export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): numb
     warnings = parsed.warnings;
     source = 'environment (SSH_* variables): 1 tunnel';
   }
+  // Everything a start would refuse about this machine, refused here too.
+  preflight(settings, env, specs, { sweep: false });
   const out: string[] = [`configuration is valid — ${source}`];
   for (const w of warnings) out.push(`warning: ${w}`);
   for (const spec of specs) {

@@ -38,20 +38,25 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
       if (finished) return;
       finished = true;
       cleanup();
-      for (const s of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) process.removeAllListeners(s);
+      // Only ours: the entry point's own SIGUSR1/SIGHUP listeners must stay until the very end,
+      // or a late SIGUSR1 would open Node's inspector and a late SIGHUP would kill us.
+      for (const [s, l] of Object.entries(listeners)) process.off(s, l);
       resolve(exitCode);
     };
-    process.on('SIGTERM', () => stop('SIGTERM received', 0));
-    process.on('SIGINT', () => stop('SIGINT received', 0));
+    const listeners: Record<'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP', () => void> = {
+      SIGTERM: () => stop('SIGTERM received', 0),
+      SIGINT: () => stop('SIGINT received', 0),
+      SIGUSR1: () => {
+        logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
+        supervisor.retryAll('SIGUSR1 received');
+      },
+      SIGHUP: () => {
+        if (hooks.onHangup) hooks.onHangup();
+        else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
+      },
+    };
     // Always handled: without a listener Node would open its inspector on SIGUSR1.
-    process.on('SIGUSR1', () => {
-      logger.log('info', 'SIGUSR1 received: retrying every tunnel now');
-      supervisor.retryAll('SIGUSR1 received');
-    });
-    process.on('SIGHUP', () => {
-      if (hooks.onHangup) hooks.onHangup();
-      else logger.log('info', 'SIGHUP received: nothing to reload (the tunnel comes from environment variables or the command line)');
-    });
+    for (const [s, l] of Object.entries(listeners)) process.on(s, l);
     // Best effort on any other way out: never leave a key copy behind.
     process.once('exit', cleanup);
     supervisor.startAll();

@@ -63,7 +63,9 @@ const CHECK_HELP = `Usage: autotunnel check [-c FILE]
 
 Validates the configuration (the file of -c or AUTOTUNNEL_CONFIG, else the SSH_* variables)
 and prints each tunnel's forwards and ssh command, without connecting anywhere.
-Exit 0 when valid, 78 with every problem (file:line:column, field, value, fix) when not.
+Exit 0 when valid, 78 with every problem (file:line:column, field, value, fix) when not,
+69 when the ssh client is missing: it refuses everything a start would (AUTOTUNNEL_* settings,
+the state directory, a place for private key copies).
 
 Examples:
   autotunnel check -c tunnels.yaml

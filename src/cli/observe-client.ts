@@ -1,4 +1,6 @@
 /** What `autotunnel status` and `autotunnel health` share: where to ask, and asking with a bounded wait. */
+import { get as httpGet, type ClientRequest } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { UsageError } from '../config/errors.js';
 import { parseHttpSettings } from '../config/settings.js';
 import { baseUrl } from '../net/address.js';
@@ -35,32 +37,62 @@ export function parseClientArgs(command: string, args: string[], flags: readonly
   return { base: baseUrl(address), flags: seen };
 }
 
-/** GETs JSON; any answer with a JSON body counts (a 503 from /readyz is an answer, not a failure). */
-export async function getJson<T>(base: string, path: string): Promise<{ status: number; body: T }> {
+/**
+ * GETs JSON; any answer with a JSON body counts (a 503 from /readyz is an answer, not a failure).
+ * node:http rather than fetch: a listener that resets connections left fetch's promise pending
+ * with only an unref'd timeout timer, and Node exited 13 (unsettled top-level await) with no
+ * word said. Here every outcome settles the promise, and the deadline timer keeps us alive.
+ */
+export function getJson<T>(base: string, path: string): Promise<{ status: number; body: T }> {
   const url = base + path;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS), headers: { accept: 'application/json' } });
-  } catch (e) {
-    throw new UnreachableError(explainFetchError(e, url));
-  }
-  try {
-    return { status: res.status, body: (await res.json()) as T };
-  } catch {
-    throw new UnreachableError(`${url} answered HTTP ${res.status} without autotunnel's JSON: is that address autotunnel's?`);
-  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let req: ClientRequest | undefined;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      req?.destroy();
+      reject(new UnreachableError(why));
+    };
+    const deadline = setTimeout(() => fail(`no answer from ${url} within ${CLIENT_TIMEOUT_MS / 1000} s`), CLIENT_TIMEOUT_MS);
+    try {
+      req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { headers: { accept: 'application/json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => fail(explainError(e, url)));
+        // 'close' after 'end' finds the promise settled; before it, the answer was cut off.
+        res.on('close', () => fail(`${url}: the connection was closed before the whole answer came`));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T });
+          } catch {
+            reject(new UnreachableError(`${url} answered HTTP ${res.statusCode} without autotunnel's JSON: is that address autotunnel's?`));
+          }
+        });
+      });
+      req.on('error', (e) => fail(explainError(e, url)));
+    } catch (e) {
+      fail(`cannot ask ${url}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
 }
 
-function explainFetchError(e: unknown, url: string): string {
-  const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer from ${url} within ${CLIENT_TIMEOUT_MS / 1000} s`;
-  switch (err.cause?.code) {
+function explainError(e: unknown, url: string): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
     case 'ECONNREFUSED':
       return `nothing listens on ${url} (connection refused): is autotunnel running, with the same AUTOTUNNEL_HTTP?`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `${url} reset the connection (a listener that is full or not autotunnel's)`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `cannot resolve the host of ${url}`;
     default:
-      return `cannot reach ${url}: ${err.cause?.message ?? err.message ?? String(e)}`;
+      return `cannot reach ${url}: ${err.message ?? String(e)}`;
   }
 }

@@ -3,17 +3,19 @@
  * when the file changes. An invalid new file is refused and the running tunnels keep running.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, MAX_SECRET_BYTES, UnreadableFileError, readBoundedText } from '../adapters/bounded-read.js';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
-import { httpSettings, parseSettings } from '../config/settings.js';
+import { parseSettings } from '../config/settings.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { watchFile } from '../adapters/file-watch.js';
-import { sharedProbe } from '../adapters/shared-probe.js';
-import { probeTcp } from '../adapters/tcp-probe.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
+import { ServerWatches } from '../supervisor/reachability.js';
+import { realClock } from '../supervisor/ports.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel, reportStaleListenerCure } from './wiring.js';
+import { preflight } from './preflight.js';
 import { supervise } from './supervise.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
@@ -21,25 +23,40 @@ import { stderrLogger } from '../adapters/stderr-logger.js';
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, MAX_CONFIG_BYTES);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError([{ where: file, expected: code === 'ENOENT' ? 'no such file; check the path given with -c or AUTOTUNNEL_CONFIG' : `cannot be read (${code ?? String(e)})` }]);
+    throw new ConfigError([{
+      where: file,
+      expected: code === 'ENOENT' ? 'no such file; check the path given with -c or AUTOTUNNEL_CONFIG'
+        : e instanceof UnreadableFileError ? `cannot be used as a tunnels file: ${e.message}; point -c or AUTOTUNNEL_CONFIG at the YAML file`
+        : `cannot be read (${code ?? String(e)})`,
+    }]);
   }
-  const config = parseConfigFile(file, text, { fileInfo, readText: (p) => readFileSync(p, 'utf8'), env, ...(process.getuid ? { uid: process.getuid() } : {}) });
+  const readText = (p: string) => {
+    try {
+      return readBoundedText(p, MAX_SECRET_BYTES);
+    } catch (e) {
+      // The reader reports `code`: say what is wrong with the file in its words.
+      throw e instanceof UnreadableFileError ? Object.assign(new Error(e.message), { code: e.message }) : e;
+    }
+  };
+  const config = parseConfigFile(file, text, { fileInfo, readText, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
   return { config, digest: createHash('sha256').update(text).digest('hex') };
 }
 
 export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
-  const http = httpSettings(settings);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
+  const { http, tools } = preflight(settings, env, config.tunnels, { sweep: true });
   config.warnings.forEach((w) => logger.log('warn', w));
-  const tools = findSshTools(settings.ssh);
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
-  const probe = sharedProbe(probeTcp);
+  // One scout per server for the process: while a server does not answer, one tunnel looks.
+  const watches = new ServerWatches(realClock);
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure(config.tunnels, cure, logger);
   const build = (spec: FileConfig['tunnels'][number]) =>
     buildTunnel(spec, {
       tools,
@@ -47,7 +64,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       stateDirExplicit: settings.stateDir !== undefined,
       logger,
       gate,
-      probeTcp: probe,
+      cure,
+      watch: watches.for(spec.server.host, spec.server.port),
     });
 
   const supervisor = new Supervisor();

@@ -1,11 +1,13 @@
 /** Runs one tunnel from an already validated spec: the SSH_* variables, an ssh-style or an autossh command line. */
 import type { TunnelSpec } from '../config/spec.js';
-import { httpSettings, type Settings } from '../config/settings.js';
+import type { Settings } from '../config/settings.js';
 import type { Logger } from '../observe/logger.js';
 import { defaultStateDir } from '../adapters/ssh-files.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { TunnelDeps } from '../supervisor/tunnel.js';
-import { buildTunnel, findSshTools } from './wiring.js';
+import { buildTunnel, reportStaleListenerCure } from './wiring.js';
+import { preflight } from './preflight.js';
+import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
 
@@ -27,11 +29,14 @@ export interface SingleRun {
 
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
-  const http = httpSettings(settings);
+  // Before anything is created (key copies): a bad setting stops us with nothing to undo.
+  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
-  const tools = findSshTools(settings.ssh);
+  const cure = staleListenerCure(readCureFacts(tools.ss));
+  reportStaleListenerCure([spec], cure, logger);
   const built = buildTunnel(spec, {
+    cure,
     tools,
     stateDir: settings.stateDir ?? defaultStateDir(run.env),
     stateDirExplicit: settings.stateDir !== undefined,

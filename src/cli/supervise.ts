@@ -19,7 +19,7 @@ export interface SuperviseOptions {
 export async function supervise(supervisor: Supervisor, opts: SuperviseOptions): Promise<number> {
   const { logger } = opts;
   supervisor.events.on((e) => logTunnelEvent(logger, e));
-  const observability = await startObservability(supervisor, { logger, httpAddress: opts.http.address, version: packageVersion() });
+  const observability = await startObservability(supervisor, { logger, httpAddress: opts.http.address, ...(opts.http.allowedHosts ? { allowedHosts: opts.http.allowedHosts } : {}), version: packageVersion() });
   return runUntilSignal(
     supervisor,
     logger,

@@ -1,20 +1,25 @@
 /** Builds real tunnels from specs: the one place where the pure core meets processes and sockets. */
 import { randomInt } from 'node:crypto';
 import { describeForward, describeServer, type TunnelSpec } from '../config/spec.js';
-import { findExecutable, makeSpawnSsh } from '../adapters/ssh-process.js';
+import { findExecutable, makeSpawnSsh, processState } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
-import { prepareSshFiles } from '../adapters/ssh-files.js';
+import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
+import type { StaleListenerCure } from '../adapters/orphan-connections.js';
+import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock, type ProbeTcp } from '../supervisor/ports.js';
+import { realClock } from '../supervisor/ports.js';
+import type { ServerWatch } from '../supervisor/reachability.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface SshTools {
   ssh: string;
   setpriv?: string;
+  /** iproute2's ss: aborts orphaned connections that hold a stale -R port (see orphan-connections.ts). */
+  ss?: string;
 }
 
 export class MissingSshError extends Error {}
@@ -25,12 +30,13 @@ export function findSshTools(sshSetting: string | undefined): SshTools {
   if (!ssh) {
     throw new MissingSshError(
       sshSetting
-        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file; point it at the OpenSSH client`
+        ? `AUTOTUNNEL_SSH=${sshSetting} is not an executable file (a directory, missing, or not executable); point it at the OpenSSH client, e.g. /usr/bin/ssh`
         : 'the OpenSSH client (ssh) is not installed or not on PATH; install it (apt-get install openssh-client) or set AUTOTUNNEL_SSH',
     );
   }
   const setpriv = findExecutable('setpriv');
-  return { ssh, ...(setpriv ? { setpriv } : {}) };
+  const ss = findExecutable('ss');
+  return { ssh, ...(setpriv ? { setpriv } : {}), ...(ss ? { ss } : {}) };
 }
 
 /** Random fraction for backoff jitter (not security sensitive, but crypto's is as cheap). */
@@ -44,8 +50,20 @@ export interface BuildOptions {
   gate?: HandshakeGate;
   /** The check of spec.monitor (autossh's -M). */
   probeMonitor?: TunnelDeps['probeMonitor'];
-  /** Reachability probe; tunnels of one process share one (see sharedProbe). */
-  probeTcp?: ProbeTcp;
+  /** What the process knows of this tunnel's server, shared with its other tunnels there. */
+  watch?: ServerWatch;
+  /** How a stale -R port is freed after an outage here (see staleListenerCure). */
+  cure?: StaleListenerCure;
+}
+
+/** Whether a tunnel asks the server to listen (-R), so that a dead session can hold its port. */
+export function hasRemoteForward(spec: TunnelSpec): boolean {
+  return spec.ssh.addsRemoteForwards || spec.forwards.some((f) => f.kind === 'remote');
+}
+
+/** Logs once, at start, how stale -R ports are freed here, when any tunnel has a -R forward. */
+export function reportStaleListenerCure(specs: TunnelSpec[], cure: StaleListenerCure, logger: Logger): void {
+  if (specs.some(hasRemoteForward)) logger.log(cure.kind === 'none' ? 'warn' : 'info', cure.says);
 }
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
@@ -67,14 +85,29 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   });
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
-  const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files) }, {
+  const readyMarker = prepared.files.readyMarker;
+  const spawnSsh = makeSpawnSsh(opts.tools);
+  const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files), ...(readyMarker ? { readyMarker } : {}) }, {
     clock: realClock,
-    spawnSsh: makeSpawnSsh(opts.tools),
-    probeTcp: opts.probeTcp ?? probeTcp,
+    spawnSsh: readyMarker ? unlinkFirst(readyMarker, spawnSsh) : spawnSsh,
+    probeTcp,
     probeUnix,
+    processState,
     random,
+    ...(opts.watch ? { watch: opts.watch } : {}),
+    ...(opts.cure?.kind === 'abort' && hasRemoteForward(spec) ? { abortOrphans: opts.cure.abort } : {}),
     ...(opts.gate ? { gate: opts.gate } : {}),
     ...(opts.probeMonitor ? { probeMonitor: opts.probeMonitor } : {}),
   });
-  return { tunnel, cleanup: prepared.cleanup };
+  const unguard =
+    spec.server.hostKey.mode === 'trust-on-first-use'
+      ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
+      : () => {};
+  return {
+    tunnel,
+    cleanup: () => {
+      unguard();
+      prepared.cleanup();
+    },
+  };
 }

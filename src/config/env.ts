@@ -22,6 +22,7 @@ import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, bindAddressProblem, hostProblem, parseBoolean, parsePort, parseWholeNumber, userProblem } from './validate.js';
 import { isLoopback, unbracket } from '../net/address.js';
+import { MAX_CONNECT_TIMEOUT_SEC, MAX_KEEPALIVE_COUNT, MAX_KEEPALIVE_INTERVAL_SEC, durationProblem } from './field-checks.js';
 
 export const DEFAULT_KEY_FILE = '/id_rsa';
 export const DEFAULT_KNOWN_HOSTS_FILE = '/known_hosts';
@@ -145,7 +146,8 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
       `SSH_BIND_IP=${rawBind} in -R mode asks the server to listen on ${rawBind}, but sshd only binds beyond loopback when its GatewayPorts is "yes" or "clientspecified"; with the default ("no") the port stays on the server's 127.0.0.1`,
     );
   }
-  if (kind !== 'remote' && facts.inContainer && isLoopback(bindAddress)) {
+  // Only for the default: SSH_BIND_IP=127.0.0.1 set explicitly is a choice, not an oversight.
+  if (kind !== 'remote' && facts.inContainer && rawBind === undefined) {
     warnings.push(
       `in a container, a ${kind === 'local' ? '-L' : '-D'} port bound to ${bindAddress} is reachable only from inside this container (unless it runs on the host's network); set SSH_BIND_IP=0.0.0.0 so other containers (or published ports) can reach it`,
     );
@@ -183,6 +185,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   if (rawInterval !== undefined) {
     const n = parseWholeNumber(rawInterval);
     if (n === undefined) bad('SSH_SERVER_ALIVE_INTERVAL', rawInterval, 'expected whole seconds (0 turns keepalives off)');
+    else if (n > MAX_KEEPALIVE_INTERVAL_SEC) bad('SSH_SERVER_ALIVE_INTERVAL', rawInterval, durationProblem(n, MAX_KEEPALIVE_INTERVAL_SEC)!);
     else {
       keepalive.intervalSec = n;
       keepalive.explicit.interval = true;
@@ -193,6 +196,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   if (rawCount !== undefined) {
     const n = parseWholeNumber(rawCount);
     if (n === undefined) bad('SSH_SERVER_ALIVE_COUNT_MAX', rawCount, 'expected a whole number of unanswered keepalives (default 3)');
+    else if (n > MAX_KEEPALIVE_COUNT) bad('SSH_SERVER_ALIVE_COUNT_MAX', rawCount, `expected at most ${MAX_KEEPALIVE_COUNT} unanswered keepalives`);
     else {
       keepalive.countMax = n;
       keepalive.explicit.countMax = true;
@@ -206,6 +210,7 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
   if (rawTimeout !== undefined) {
     const n = parseWholeNumber(rawTimeout);
     if (n === undefined || n < 1) bad('SSH_CONNECT_TIMEOUT', rawTimeout, 'expected whole seconds, at least 1');
+    else if (n > MAX_CONNECT_TIMEOUT_SEC) bad('SSH_CONNECT_TIMEOUT', rawTimeout, durationProblem(n, MAX_CONNECT_TIMEOUT_SEC)!);
     else connectTimeoutSec = n;
   }
 

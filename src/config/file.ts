@@ -26,6 +26,7 @@ import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
 import { unbracket } from '../net/address.js';
+import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem, sameListener } from './field-checks.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -198,7 +199,9 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
     const p = r.string(entry.node, entry.path);
     if (p === undefined) return undefined;
     try {
-      return facts.readText(p).trim();
+      const text = facts.readText(p).trim();
+      const nul = nulProblem(text);
+      return nul ? r.fail(entry.node, entry.path, p, `the file ${nul}`) : text;
     } catch (e) {
       return r.fail(entry.node, entry.path, p, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the file there or fix the path`);
     }
@@ -242,9 +245,7 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
   }
 
   const jump = f.jump ? r.strings(f.jump.node, f.jump.path, false) : undefined;
-  for (const j of jump ?? []) {
-    if (!/^(?:[^@\s-][^@\s]*@)?[A-Za-z0-9_.:[\]-]+$/.test(j) || j.startsWith('-')) r.fail(f.jump!.node, f.jump!.path, j, 'expected [user@]host[:port] jump hosts');
-  }
+  for (const j of jump ?? []) for (const problem of jumpListProblems(j, false)) r.fail(f.jump!.node, f.jump!.path, j, problem);
   const extraArgs = f.options ? (r.strings(f.options.node, f.options.path, true) ?? []) : [];
   // Options from defaults are refused in defaults' words, so the problem is reported once.
   const names = serverSettingNames(f, f.options?.name.startsWith('defaults.') ? 'defaults.server' : block);
@@ -313,24 +314,22 @@ function readBackoff(r: YamlReader, node: Node | null | undefined, path: string,
   const m = r.map(node, path, BACKOFF_KEYS);
   const initial = m?.get('initial');
   if (initial) {
-    const v = r.seconds(initial.value, `${path}.initial`, 0.01);
+    const v = r.seconds(initial.value, `${path}.initial`, 0.01, MAX_BACKOFF_SEC);
     if (v !== undefined) out.initialMs = Math.round(v * 1000);
   }
   const max = m?.get('max');
   if (max) {
-    const v = r.seconds(max.value, `${path}.max`, 0.01);
+    const v = r.seconds(max.value, `${path}.max`, 0.01, MAX_BACKOFF_SEC);
     if (v !== undefined) out.maxMs = Math.round(v * 1000);
     if (v !== undefined && v * 1000 < out.initialMs) r.fail(max.value, `${path}.max`, raw(max.value), `must not be below backoff.initial (${out.initialMs / 1000} s)`);
   }
   const stable = m?.get('stable_after');
   if (stable) {
-    const v = r.seconds(stable.value, `${path}.stable_after`, 0);
+    const v = r.seconds(stable.value, `${path}.stable_after`, 0, MAX_BACKOFF_SEC);
     if (v !== undefined) out.stableAfterMs = Math.round(v * 1000);
   }
   return out;
 }
-
-const WILDCARD = new Set([undefined, '', '*', '0.0.0.0', '::', '[::]']);
 
 /** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
 function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin: Origin }>): void {
@@ -343,11 +342,7 @@ function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin
     spec.forwards.forEach((f, i) => {
       if (f.kind === 'remote') return;
       const node = origin.forwards[i]!;
-      const clash = listeners.find(({ f: g }) =>
-        f.bindSocket || g.bindSocket
-          ? f.bindSocket !== undefined && f.bindSocket === g.bindSocket
-          : f.bindPort === g.bindPort && (WILDCARD.has(f.bindAddress) || WILDCARD.has(g.bindAddress) || f.bindAddress === g.bindAddress),
-      );
+      const clash = listeners.find(({ f: g }) => sameListener(f, g));
       if (clash) {
         const what = f.bindSocket ?? `port ${f.bindPort}`;
         r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);

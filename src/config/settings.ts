@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { hostProblem } from './validate.js';
+import type { HostAllow } from './http-hosts.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -18,6 +19,8 @@ export interface HttpAddress {
 export interface HttpSettings {
   /** undefined: the listener is turned off. */
   address: HttpAddress | undefined;
+  /** Host headers answered besides IP literals and localhost (AUTOTUNNEL_HTTP_HOSTS; see http-hosts.ts). */
+  allowedHosts?: HostAllow;
 }
 
 /** Loopback by default: the status page names servers and users, which is nobody else's business. */

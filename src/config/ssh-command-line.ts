@@ -11,6 +11,7 @@ import { scanSshOptions } from './ssh-option-grammar.js';
 import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { hostProblem, parsePort, userProblem, PORT_EXPECTED } from './validate.js';
 import { unbracket } from '../net/address.js';
+import { jumpListProblems, sameListener } from './field-checks.js';
 
 /** ssh(1) flags we add ourselves or that mean nothing for a tunnel: accepted and dropped. */
 const DROPPED_FLAGS = new Set(['N', 'n', 'T']);
@@ -73,7 +74,9 @@ export function parseSshCommandLine(
           forwardGiven = true;
           const kind = letter === 'L' ? 'local' : letter === 'R' ? 'remote' : 'dynamic';
           const f = parseSshForward(kind, value);
+          const clash = typeof f === 'string' || f.kind === 'remote' ? undefined : forwards.find((g) => g.kind !== 'remote' && sameListener(f, g));
           if (typeof f === 'string') problems.push({ where: `-${letter}`, value, expected: f });
+          else if (clash) problems.push({ where: `-${letter}`, value, expected: 'listens where an earlier -L/-D already does (the same port on the same address, or the same socket); give each its own port' });
           else forwards.push(f);
           break;
         }
@@ -88,6 +91,7 @@ export function parseSshCommandLine(
           identity = value;
           break;
         case 'J':
+          for (const p of jumpListProblems(value, false)) problems.push({ where: '-J', value, expected: p });
           jump.push(...value.split(','));
           break;
         default:

@@ -6,6 +6,7 @@
  */
 import type { SettingNames, SshSpec } from './spec.js';
 import { scanSshOptions, splitKeyword } from './ssh-option-grammar.js';
+import { jumpListProblems } from './field-checks.js';
 
 /** Options that stop ssh being a supervisable, foreground tunnel, with the reason. */
 function refusedOptions(names: SettingNames): Record<string, string> {
@@ -21,6 +22,8 @@ function refusedOptions(names: SettingNames): Record<string, string> {
     E: 'it moves ssh\'s messages to a file, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed',
     q: 'it silences the messages autotunnel reads to tell when the tunnel is up and why it failed',
     s: 'it requests a subsystem; a tunnel runs no remote command',
+    y: 'it sends ssh\'s messages to syslog, but autotunnel reads them from stderr to tell when the tunnel is up and why it failed',
+    '1': 'it asks for SSH protocol 1, which OpenSSH no longer speaks: ssh would exit at once, every time',
     p: `set the port with ${names.port} instead`,
     l: `set the user with ${names.user} instead`,
   };
@@ -91,7 +94,10 @@ export function checkExtraArgs(args: string[], names: SettingNames): ExtraArgsCh
         return;
       }
       if (letter === 'R') out.addsRemoteForward = true;
-      if (letter === 'J') out.proxied = true;
+      if (letter === 'J') {
+        out.proxied = true;
+        out.errors.push(...jumpListProblems(value, false));
+      }
       if (letter === 'o') checkKeyword(value, names, out);
     },
   });
@@ -108,6 +114,7 @@ function checkKeyword(setting: string, names: SettingNames, out: ExtraArgsCheck)
   out.keywords.add(keyword);
   if (keyword === 'remoteforward') out.addsRemoteForward = true;
   if (keyword === 'proxyjump' || keyword === 'proxycommand') out.proxied = true;
+  if (keyword === 'proxyjump') out.errors.push(...jumpListProblems(parsed.value.replace(/^"(.*)"$/, '$1'), true));
   const refused = refusedKeywords(names);
   const controlled = controlledKeywords(names);
   if (Object.hasOwn(refused, keyword)) {

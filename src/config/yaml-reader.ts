@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type
 import type { ConfigProblem } from './errors.js';
 import { splitShellWords, ShellWordsError } from './shell-words.js';
 import { parseBoolean, parseWholeNumber } from './validate.js';
+import { durationProblem, nulProblem } from './field-checks.js';
 
 /** Parses `text`; syntax errors come back as problems, with no document to read. */
 export function readYaml(file: string, text: string, env: Record<string, string | undefined>): { reader: YamlReader; root: Node | null } {
@@ -68,13 +69,16 @@ export class YamlReader {
     let missing: string | undefined;
     const out = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name: string | undefined, fallback: string | undefined) => {
       if (m === '$$') return '$';
-      const v = this.env[name!];
+      // Own variables only: ${constructor} must not find Object.prototype's.
+      const v = Object.hasOwn(this.env, name!) ? this.env[name!] : undefined;
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
       missing ??= name;
       return '';
     });
     if (missing) return this.fail(node, path, text, `the environment variable ${missing} is not set; set it, or give a default as \${${missing}:-value}`);
+    const nul = nulProblem(out);
+    if (nul) return this.fail(node, path, out, nul);
     return out;
   }
 
@@ -87,12 +91,14 @@ export class YamlReader {
   }
 
   /** Seconds: 10, 0.5, "10s", "500ms", "2m". */
-  seconds(node: Node | null | undefined, path: string, min: number): number | undefined {
+  seconds(node: Node | null | undefined, path: string, min: number, max = Infinity): number | undefined {
     const text = this.string(node, path);
     if (text === undefined) return undefined;
     const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
     const value = m ? Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1) : NaN;
     if (!(value >= min)) return this.fail(node, path, text, `expected a duration of at least ${min} s, e.g. 10, 0.5, "500ms" or "2m"`);
+    const tooLong = durationProblem(value, max);
+    if (tooLong) return this.fail(node, path, text, tooLong);
     return value;
   }
 

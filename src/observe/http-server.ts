@@ -9,9 +9,15 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type BuildInfo, type ProcessFacts 
 import type { Snapshot } from './state-store.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 import type { HttpAddress } from '../config/settings.js';
+import { hostAllowed, type HostAllow } from '../config/http-hosts.js';
+import { evictOldestWhenFull } from './connection-slots.js';
 
 /** A client gets this long to send its request: nobody needs more, and a stuck one holds a socket. */
 export const REQUEST_TIMEOUT_MS = 10_000;
+/** Its headers must be complete sooner: a probe sends them in one packet. */
+export const HEADERS_TIMEOUT_MS = 5_000;
+/** How often Node enforces those timeouts (its default, 30 s, let slow clients stay 30 s). */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** Plenty for a few dashboards, probes and a scraper; bounds what a misbehaving client can hold. */
 export const MAX_CONNECTIONS = 64;
 
@@ -54,19 +60,22 @@ export function route(path: string, source: ObservabilitySource): Reply | undefi
   }
 }
 
-export function createObservabilityServer(source: ObservabilitySource): Server {
-  const server = createServer((req, res) => handle(req, res, source));
+export function createObservabilityServer(source: ObservabilitySource, allowedHosts: HostAllow = { any: false, names: new Set(['localhost']) }): Server {
+  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => handle(req, res, source, allowedHosts));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = REQUEST_TIMEOUT_MS;
-  server.maxConnections = MAX_CONNECTIONS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  evictOldestWhenFull(server, MAX_CONNECTIONS);
   return server;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource): void {
+function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource, allowedHosts: HostAllow): void {
   let reply: Reply;
   try {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/(.)\/+$/, '$1');
-    if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
+    if (!hostAllowed(req.headers.host, allowedHosts)) {
+      // 421 Misdirected Request: this listener does not serve that name (a DNS-rebinding page, say).
+      reply = json(421, { error: `this listener does not answer for Host "${req.headers.host}"; add the name to AUTOTUNNEL_HTTP_HOSTS (comma-separated) if it is yours` });
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
     else reply = route(path, source) ?? json(404, { error: `no such page: ${path}`, pages: ['/', '/healthz', '/readyz', '/metrics', '/api/tunnels'] });
   } catch (e) {
     reply = json(500, { error: e instanceof Error ? e.message : String(e) });

@@ -11,6 +11,7 @@ import { closeServer, createObservabilityServer, listen } from './http-server.js
 import type { HttpAddress } from '../config/settings.js';
 import { baseUrl, formatHostPort } from '../net/address.js';
 import type { Logger } from './logger.js';
+import type { HostAllow } from '../config/http-hosts.js';
 import { StateStore, type TunnelInfo } from './state-store.js';
 
 export interface Observability {
@@ -23,6 +24,8 @@ export interface ObservabilityOptions {
   logger: Logger;
   /** undefined: the listener is turned off. */
   httpAddress: HttpAddress | undefined;
+  /** Host headers answered besides IP literals and localhost (AUTOTUNNEL_HTTP_HOSTS). */
+  allowedHosts?: HostAllow;
   version: string;
   now?: () => number;
 }
@@ -48,7 +51,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
     snapshot: () => store.snapshot(),
     build: { version: opts.version, node: process.version },
     processFacts: () => ({ startTimeSeconds: Math.round(performance.timeOrigin) / 1000, residentMemoryBytes: process.memoryUsage.rss() }),
-  });
+  }, opts.allowedHosts);
   let port: number;
   try {
     port = (await listen(server, httpAddress)).port;

@@ -112,7 +112,7 @@ function summarize(tunnels) {
 }
 
 function restartsTitle(byCause) {
-  var keys = Object.keys(byCause || {});
+  var keys = Object.keys(byCause || {}).filter(function (k) { return Object.prototype.hasOwnProperty.call(byCause, k); });
   if (!keys.length) return 'no restarts';
   return keys.map(function (k) { return k + ': ' + byCause[k]; }).join(', ');
 }
@@ -131,7 +131,8 @@ if (typeof document !== 'undefined') (function () {
   var metaEl = document.getElementById('meta-text');
   var offlineEl = document.getElementById('offline');
   var icon = document.getElementById('favicon');
-  var rows = {};
+  // Keyed by tunnel name: a Map, so names such as "constructor" or "toString" are not Object.prototype's.
+  var rows = new Map();
   var data = null, skew = 0, lastOk = 0, failingSince = 0;
 
   function el(tag, cls, parent) { var e = document.createElement(tag); if (cls) e.className = cls; if (parent) parent.appendChild(e); return e; }
@@ -181,7 +182,7 @@ if (typeof document !== 'undefined') (function () {
     if (!data) return;
     var now = serverNow();
     data.tunnels.forEach(function (t) {
-      var r = rows[t.name]; if (!r) return;
+      var r = rows.get(t.name); if (!r) return;
       var since = Date.parse(t.since);
       setText(r.dur, formatDuration(now - since));
       setText(r.at, 'since ' + clockTime(since, now));
@@ -195,14 +196,15 @@ if (typeof document !== 'undefined') (function () {
 
   function render(d) {
     data = d;
-    var seen = {};
+    var seen = new Set();
     d.tunnels.forEach(function (t, i) {
-      seen[t.name] = true;
-      var r = rows[t.name] || (rows[t.name] = makeRow(t.name));
+      seen.add(t.name);
+      var r = rows.get(t.name);
+      if (!r) rows.set(t.name, r = makeRow(t.name));
       renderRow(r, t);
       if (tbody.children[i] !== r.tr) tbody.insertBefore(r.tr, tbody.children[i] || null);
     });
-    Object.keys(rows).forEach(function (name) { if (!seen[name]) { tbody.removeChild(rows[name].tr); delete rows[name]; } });
+    rows.forEach(function (r, name) { if (!seen.has(name)) { tbody.removeChild(r.tr); rows.delete(name); } });
     var s = summarize(d.tunnels);
     setClass(summaryEl, 'summary ' + s.level);
     setText(summaryEl, s.text);

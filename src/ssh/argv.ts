@@ -11,7 +11,22 @@ export interface SshFiles {
   identityFile?: string;
   /** The known_hosts file ssh reads (and, in trust-on-first-use mode, writes). */
   knownHostsFile: string;
+  /**
+   * A socket path in a private directory, unknown to the server: see READY_MARKER below.
+   * Absent → readiness rests on ssh's lines alone (tests, `check`).
+   */
+  readyMarker?: string;
 }
+
+/**
+ * Where the marker forward leads if anyone ever connected to it (no one can: its socket sits in a
+ * 0700 directory of ours). ssh binds local forwards only after it has authenticated to the
+ * verified server, and says "Local forwarding listening on path MARKER." first of all of them:
+ * that line cannot come from the peer, which never learns the path, so only lines after it are
+ * trusted to say a forward works (issue 11: before the host key is verified, whoever answers can
+ * put any line on ssh's stderr).
+ */
+const READY_MARKER_TARGET = '127.0.0.1:9';
 
 export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   const { server, keepalive } = spec;
@@ -44,8 +59,16 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
   if (keepalive.explicit.countMax) args.push(...opt('ServerAliveCountMax', keepalive.countMax));
   if (files.identityFile) {
     // IdentitiesOnly: agent keys tried first could exhaust the server's MaxAuthTries.
-    args.push('-i', files.identityFile, ...opt('IdentitiesOnly', 'yes'));
+    // ssh expands %-tokens in identity files ("%d" is the home directory). -i cannot carry a
+    // literal %: ssh checks the unexpanded -i path exists before it expands it, so "%%" fails
+    // that check and "%" is expanded. IdentityFile= takes the escaped form.
+    if (files.identityFile.includes('%')) args.push(...opt('IdentityFile', sshConfigPath(files.identityFile)));
+    else args.push('-i', files.identityFile);
+    args.push(...opt('IdentitiesOnly', 'yes'));
   }
+
+  // Before any forward of the user's (extra arguments included): ssh sets them up in order.
+  if (files.readyMarker) args.push('-L', `${files.readyMarker}:${READY_MARKER_TARGET}`);
 
   if (server.jump?.length) args.push('-J', server.jump.join(','));
   args.push(...spec.ssh.extraArgs);
@@ -68,12 +91,21 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
  * ("%d" is the home directory, an unknown "%x" is fatal), so quote and escape what it would read.
  */
 export function sshConfigPath(path: string): string {
-  const escaped = path.replace(/%/g, '%%');
+  const escaped = escapePercent(path);
   return /[\s"'\\#]/.test(escaped) ? `"${escaped.replace(/["\\]/g, '\\$&')}"` : escaped;
 }
 
 export function forwardArgs(f: Forward): string[] {
-  return [f.kind === 'local' ? '-L' : f.kind === 'remote' ? '-R' : '-D', forwardSpec(f)];
+  // ssh expands %-tokens in forwards' socket paths too.
+  const g: Forward = { ...f };
+  if (g.bindSocket !== undefined) g.bindSocket = escapePercent(g.bindSocket);
+  if (g.targetSocket !== undefined) g.targetSocket = escapePercent(g.targetSocket);
+  return [f.kind === 'local' ? '-L' : f.kind === 'remote' ? '-R' : '-D', forwardSpec(g)];
+}
+
+/** A path ssh will run through its %-token expansion, with every % meaning itself. */
+export function escapePercent(path: string): string {
+  return path.replace(/%/g, '%%');
 }
 
 /** For logs: the command as a user could paste it, quoting only where needed. */

@@ -23,6 +23,8 @@ export type CauseCode =
   | 'dns_failure'
   | 'keepalive_timeout'
   | 'connection_closed'
+  | 'connection_dropped'
+  | 'server_penalty'
   | 'host_key_changed'
   | 'host_key_unknown'
   | 'host_key_rejected'
@@ -31,6 +33,7 @@ export type CauseCode =
   | 'local_port_in_use'
   | 'key_file_rejected'
   | 'ssh_option_rejected'
+  | 'ssh_stuck'
   | 'handshake_timeout'
   | 'connect_stalled'
   | 'local_port_not_accepting'
@@ -58,6 +61,8 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   dns_failure: 'network',
   keepalive_timeout: 'network',
   connection_closed: 'transient',
+  connection_dropped: 'transient',
+  server_penalty: 'transient',
   host_key_changed: 'permanent',
   host_key_unknown: 'permanent',
   host_key_rejected: 'permanent',
@@ -66,6 +71,7 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   local_port_in_use: 'transient',
   key_file_rejected: 'permanent',
   ssh_option_rejected: 'permanent',
+  ssh_stuck: 'transient',
   handshake_timeout: 'transient',
   connect_stalled: 'network',
   local_port_not_accepting: 'transient',
@@ -134,6 +140,10 @@ function hintFor(code: CauseCode, ctx: HintContext): string | undefined {
       return `another process already listens on that port: stop it or choose another ${names.localPort}`;
     case 'connection_refused':
       return `check that sshd runs on ${ctx.host} port ${ctx.port} (${names.host}, ${names.port})`;
+    case 'connection_dropped':
+      return 'retrying after a short random wait, so that many clients spread out; if it persists, raise MaxStartups in the server\'s sshd_config';
+    case 'server_penalty':
+      return `OpenSSH 9.8 and later drop every connection from an address they penalise (PerSourcePenalties: failed logins, or connections closed before logging in). Exempt this address on ${ctx.host} with PerSourcePenaltyExemptList in sshd_config, and run one autotunnel with a config file for many tunnels rather than many processes; the penalty ends by itself (sshd logs "activating ... penalty")`;
     case 'dns_failure':
       return `check the spelling of ${names.host} (${ctx.host}) and this machine's DNS`;
     case 'key_file_rejected':

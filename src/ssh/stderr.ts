@@ -6,7 +6,7 @@
 import { makeCause, type Cause, type CauseCode } from './causes.js';
 
 export type SshProgress =
-  | { type: 'tcp_connecting' }
+  | { type: 'tcp_connecting'; address: string }
   | { type: 'tcp_connected' }
   | { type: 'host_key'; fingerprint: string }
   | { type: 'host_key_added'; hostPattern: string; keyType: string }
@@ -63,15 +63,15 @@ const RULES: Rule[] = [
     summary: (m) => `no answer from the server ${m[1] ?? m[3] ?? ''} within the connect timeout: it is down or the path to it drops packets`.replace('server  within', 'server within') },
   { re: /Host key verification failed/, code: 'host_key_rejected', priority: 15,
     summary: () => "the server's host key could not be verified" },
-  { re: /kex_exchange_identification: (.*)/, code: 'connection_closed', priority: 12,
-    summary: (m) => `the server closed the connection before the SSH handshake (${m[1]}): sshd may be restarting, or dropping connections because too many arrive at once (its MaxStartups)` },
+  { re: /kex_exchange_identification: (.*)/, code: 'connection_dropped', priority: 12,
+    summary: (m) => `the server closed the connection before the SSH handshake (${m[1]}): sshd drops connections when too many arrive at once (its MaxStartups) or from an address it penalises (PerSourcePenalties), or is restarting` },
   { re: /Connection (?:closed|reset) by (?:remote host|(\S+) port \d+)|Connection to (\S+) closed by remote host|send disconnect: (Broken pipe|Connection reset by peer)|Received disconnect from (\S+)[^:]*:\d+: (.*)/, code: 'connection_closed', priority: 10,
     summary: (m) => (m[5] ? `the server closed the connection: ${m[5]}` : 'the server closed the connection') },
 ];
 
 const PROGRESS: Array<{ re: RegExp; make: (m: RegExpExecArray) => SshProgress }> = [
   // The SYN goes out here: a stalled connect is measured from this line, not from spawning ssh.
-  { re: /^Connecting to \S+ \[[^\]]+\] port \d+\.$/, make: () => ({ type: 'tcp_connecting' }) },
+  { re: /^Connecting to \S+ \[([^\]]+)\] port \d+\.$/, make: (m) => ({ type: 'tcp_connecting', address: m[1]! }) },
   { re: /^Connection established\.$/, make: () => ({ type: 'tcp_connected' }) },
   { re: /^Server host key: \S+ (\S+)/, make: (m) => ({ type: 'host_key', fingerprint: m[1]! }) },
   { re: /^Warning: Permanently added '([^']+)' \((\S+)\) to the list of known hosts/, make: (m) => ({ type: 'host_key_added', hostPattern: m[1]!, keyType: m[2]! }) },

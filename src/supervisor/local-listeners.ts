@@ -5,8 +5,9 @@
 import type { Forward } from '../config/spec.js';
 import { connectAddress } from '../net/address.js';
 import { sleep, type Clock, type ProbeTcp } from './ports.js';
-import { PROBE_TIMEOUT_MS } from './reachability.js';
 
+/** Each connect to a local listener is given this long. */
+export const PROBE_TIMEOUT_MS = 1_000;
 /** Between attempts to connect to a local forward ssh said it listens on. */
 export const LOCAL_PROBE_RETRY_MS = 200;
 

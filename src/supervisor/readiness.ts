@@ -10,6 +10,11 @@
  *   confirms each ("remote forward success") and then all ("forwarding_success"). A port-0
  *   forward is only useful once its allocated port is known.
  */
+/*
+ * - Whoever answers on the server's address can put any line on ssh's stderr before the host key
+ *   is verified (a SSH_MSG_DEBUG with newlines: ssh prints them as they are). With a ready marker
+ *   (see ssh/argv.ts), lines saying a forward works count only after ssh has named it.
+ */
 import type { Forward } from '../config/spec.js';
 import type { SshProgress } from '../ssh/stderr.js';
 
@@ -29,8 +34,15 @@ export class ForwardReadiness {
   private localConfirmed: boolean;
   private localProbeAsked = false;
 
-  /** `extraRemoteForwards`: the user's extra ssh options add -R forwards we cannot count. */
-  constructor(forwards: Forward[], private readonly extraRemoteForwards: boolean) {
+  /** False until ssh names the ready marker (true without one). */
+  private trusted_: boolean;
+
+  /**
+   * `extraRemoteForwards`: the user's extra ssh options add -R forwards we cannot count.
+   * `readyMarker`: the socket path of ssh's first local forward, which no peer can know.
+   */
+  constructor(forwards: Forward[], private readonly extraRemoteForwards: boolean, private readonly readyMarker?: string) {
+    this.trusted_ = readyMarker === undefined;
     this.localForwards = forwards.filter((f) => f.kind !== 'remote');
     const remote = forwards.filter((f) => f.kind === 'remote');
     this.remoteCount = remote.length;
@@ -39,6 +51,11 @@ export class ForwardReadiness {
   }
 
   observe(p: SshProgress): ReadinessStep {
+    if (p.type === 'local_listening_path' && p.path === this.readyMarker) {
+      this.trusted_ = true;
+      return this.step();
+    }
+    if (!this.trusted_) return 'waiting';
     switch (p.type) {
       case 'local_listening':
         this.listening.add(p.port);
@@ -62,6 +79,11 @@ export class ForwardReadiness {
         break;
     }
     return this.step();
+  }
+
+  /** Whether ssh's lines are its own yet (see the ready marker). */
+  get trusted(): boolean {
+    return this.trusted_;
   }
 
   /** The Tunnel's probe found every local listener accepting. */

@@ -16,11 +16,18 @@ import { confirmListening } from './local-listeners.js';
 import { watchMonitor } from './monitor.js';
 import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './ports.js';
 import { ForwardReadiness, type ReadinessStep } from './readiness.js';
-import { ServerReachability } from './reachability.js';
+import { ServerReachability, ServerWatch, tcpLevelFailure } from './reachability.js';
+import { watchForStuck, type ProcessState } from './stuck.js';
 import { terminate } from './terminate.js';
 
 /** Time allowed on top of ConnectTimeout for authentication and the forwards to be confirmed. */
 export const HANDSHAKE_GRACE_MS = 20_000;
+/**
+ * Connections sshd dropped before its banner, in a row and over this long, mean it drops every
+ * connection from this address (PerSourcePenalties) rather than a few at random (MaxStartups).
+ */
+export const PENALTY_AFTER_DROPS = 4;
+export const PENALTY_AFTER_MS = 5_000;
 
 /** The outside world a Tunnel acts on; everything it knows of the tunnel itself is in its spec. */
 export interface TunnelDeps {
@@ -34,12 +41,23 @@ export interface TunnelDeps {
   random: () => number;
   /** Limits concurrent handshakes per server; absent → no limit. */
   gate?: HandshakeGate;
+  /** What the process knows of this tunnel's server, shared with its other tunnels there; absent → its own. */
+  watch?: ServerWatch;
+  /**
+   * Aborts this machine's orphaned connections to address:port (adapters/orphan-connections.ts),
+   * so the server drops a dead session that still holds our -R ports; absent → not possible here.
+   */
+  abortOrphans?: (address: string, port: number) => void;
+  /** ssh's process state ('S', 'T'…): a stopped ssh is replaced (stuck.ts); absent → not watched. */
+  processState?: ProcessState;
 }
 
 /** What ssh runs with: its arguments and the context of its fix texts, both from the spec and its prepared files. */
 export interface SshCommand {
   args: string[];
   hints: HintContext;
+  /** The socket path of ssh's first local forward, which no peer can know (see readiness.ts). */
+  readyMarker?: string;
 }
 
 /** One ssh run. */
@@ -48,8 +66,9 @@ interface Attempt {
   startedAt: number;
   causes: CauseTracker;
   readiness: ForwardReadiness;
-  /** When ssh said it was connecting (its connect() began); undefined before. */
+  /** When ssh said it was connecting (its connect() began), and to which address; undefined before. */
   connectingAt?: number;
+  address?: string;
   /** The server's host key, once ssh printed it. */
   hostKeyFingerprint?: string;
   /** Ends everything this run started (timers, probes, the monitor): aborted when it is killed, stopped or exits. */
@@ -80,6 +99,11 @@ export class Tunnel {
   /** Cancels a wait for a handshake slot. */
   private cancelQueue: (() => void) | undefined;
   private readonly reachability: ServerReachability;
+  /** Connections sshd dropped before its banner in a row, and when the first of them was. */
+  private drops = 0;
+  private firstDropAt = 0;
+  /** The last attempt ended in a failure (cleared once up): the link may have been lost. */
+  private failedBefore = false;
 
   constructor(
     readonly spec: TunnelSpec,
@@ -87,9 +111,9 @@ export class Tunnel {
     private readonly deps: TunnelDeps,
   ) {
     this.name = spec.name;
-    this.reachability = new ServerReachability(spec.server, deps, {
+    this.reachability = new ServerReachability(deps.watch ?? new ServerWatch(deps.clock), deps.clock, {
       restartAttempt: (cause) => this.attempt && this.killAttempt(this.attempt, cause),
-      retryNow: () => this.serverAnswersAgain(),
+      retryNow: (why) => this.serverAnswersAgain(why),
     });
   }
 
@@ -124,6 +148,7 @@ export class Tunnel {
   stop(): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.endWait();
+    this.reachability.leave();
     this.cancelQueue?.();
     this.cancelQueue = undefined;
     const attempt = this.attempt;
@@ -182,7 +207,7 @@ export class Tunnel {
       process,
       startedAt: this.deps.clock.now(),
       causes: new CauseTracker(),
-      readiness: new ForwardReadiness(this.spec.forwards, this.spec.ssh.addsRemoteForwards),
+      readiness: new ForwardReadiness(this.spec.forwards, this.spec.ssh.addsRemoteForwards, this.command.readyMarker),
       scope: new AbortController(),
       gone: new AbortController(),
       wasUp: false,
@@ -200,8 +225,11 @@ export class Tunnel {
         this.killAttempt(attempt, makeCause('handshake_timeout', `ssh did not bring the tunnel up within ${Math.round(deadline / 1000)} s`));
       }
     });
-    // Through a jump host or proxy, ssh's own connect does not go to the server: nothing to compare.
-    if (!this.spec.ssh.proxied) this.reachability.onConnectPending(attempt.scope.signal, () => attempt.connectingAt);
+    const { processState } = this.deps;
+    if (processState && process.pid !== undefined) {
+      const { intervalSec, countMax } = this.spec.keepalive;
+      watchForStuck(process.pid, processState, intervalSec * (countMax + 1) * 1000, this.deps.clock, attempt.scope.signal, (cause) => this.killAttempt(attempt, cause, 'SIGKILL'));
+    }
   }
 
   private onLine(attempt: Attempt, raw: string): void {
@@ -214,10 +242,18 @@ export class Tunnel {
   private onProgress(attempt: Attempt, p: SshProgress): void {
     switch (p.type) {
       case 'tcp_connecting':
-        attempt.connectingAt ??= this.deps.clock.now();
+        attempt.address = p.address;
+        if (attempt.connectingAt !== undefined) break;
+        attempt.connectingAt = this.deps.clock.now();
+        // Through a jump host or proxy, ssh's own connect does not go to the server.
+        if (!this.spec.ssh.proxied) this.reachability.onConnecting(attempt.scope.signal);
         break;
       case 'tcp_connected':
-        this.reachability.stop();
+        if (this.spec.ssh.proxied) break;
+        this.reachability.onConnected(attempt.connectingAt === undefined ? undefined : this.deps.clock.now() - attempt.connectingAt);
+        // The link is back after a failure: the session before it may still hold our -R ports on
+        // the server; abort its orphaned socket here so that a RST tells the server it is gone.
+        if (this.failedBefore && attempt.address) this.deps.abortOrphans?.(attempt.address, this.spec.server.port);
         break;
       case 'host_key':
         attempt.hostKeyFingerprint = p.fingerprint;
@@ -229,7 +265,7 @@ export class Tunnel {
         });
         break;
       case 'remote_port_allocated':
-        this.notice('info', `the server allocated port ${p.port} for the remote forward to ${p.target}`, { port: p.port });
+        if (attempt.readiness.trusted) this.notice('info', `the server allocated port ${p.port} for the remote forward to ${p.target}`, { port: p.port });
         break;
       case 'authenticated':
         // sshd's MaxStartups counts unauthenticated connections only: the next handshake may start.
@@ -257,6 +293,8 @@ export class Tunnel {
     attempt.release?.();
     attempt.wasUp = true;
     this.upSince = now;
+    this.failedBefore = false;
+    this.drops = 0;
     const allocated = attempt.readiness.allocated;
     this.setState('up', { pid: attempt.process.pid, connectMs: now - attempt.startedAt, ...(allocated.length ? { allocatedPorts: [...allocated] } : {}) });
     after(this.deps.clock, this.spec.backoff.stableAfterMs, attempt.scope.signal, () => {
@@ -270,11 +308,11 @@ export class Tunnel {
 
   // ── after ssh exits ───────────────────────────────────────────────────────
 
-  private killAttempt(attempt: Attempt, cause: Cause): void {
+  private killAttempt(attempt: Attempt, cause: Cause, first: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): void {
     if (attempt.gone.signal.aborted || attempt.killCause) return;
     attempt.killCause = cause;
     attempt.scope.abort();
-    terminate(attempt.process, this.deps.clock, attempt.gone.signal);
+    terminate(attempt.process, this.deps.clock, attempt.gone.signal, first);
   }
 
   private afterExit(attempt: Attempt | undefined, exit: SshExit): void {
@@ -293,17 +331,44 @@ export class Tunnel {
 
     const now = this.deps.clock.now();
     const wasUp = attempt?.wasUp ?? false;
-    const cause = withHint(attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit), this.command.hints);
-    this.failures++;
     const upForMs = wasUp && this.upSince !== undefined ? now - this.upSince : undefined;
     this.upSince = undefined;
-    const delayMs = retryDelayMs({ failures: this.failures, wasUp, cause, policy: this.spec.backoff, random: this.deps.random() });
+    this.failedBefore = true;
+    const random = this.deps.random();
+    const raw = attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit);
+
+    // The server did not answer at all: its scout looks again soon, the other tunnels to it wait
+    // for its word. Such failures do not lengthen the backoff: once the server answers again, the
+    // next failure waits as if the outage had not happened (issue 12).
+    if (!this.spec.ssh.proxied && tcpLevelFailure(raw)) {
+      this.drops = 0;
+      const cause = withHint(raw, this.command.hints);
+      const scout = this.reachability.onUnreachable(random);
+      // Not the scout: wait for its word, or the longest backoff should it never come.
+      const delayMs = scout === 'wait' ? this.spec.backoff.maxMs : raw.code === 'connect_stalled' ? 0 : scout;
+      this.setState('backoff', { cause, delayMs, ...(upForMs !== undefined ? { upForMs } : {}) });
+      this.startWait(delayMs);
+      return;
+    }
+
+    let cause = raw;
+    if (raw.code === 'connection_dropped') {
+      if (this.drops++ === 0) this.firstDropAt = now;
+      if (this.drops >= PENALTY_AFTER_DROPS && now - this.firstDropAt >= PENALTY_AFTER_MS) {
+        cause = makeCause('server_penalty', `the server has closed every connection before the SSH handshake for ${Math.round((now - this.firstDropAt) / 1000)} s (${this.drops} in a row): it most likely penalises this address (OpenSSH ≥ 9.8 PerSourcePenalties)`, raw.line !== undefined ? { line: raw.line } : {});
+      }
+    } else {
+      this.drops = 0;
+      this.failures++;
+    }
+    cause = withHint(cause, this.command.hints);
+    const delayMs = retryDelayMs({ failures: Math.max(1, this.failures), wasUp, cause, policy: this.spec.backoff, random, drops: this.drops });
     this.setState('backoff', { cause, delayMs, ...(upForMs !== undefined ? { upForMs } : {}) });
-    this.startWait(delayMs, cause);
+    this.startWait(delayMs);
   }
 
-  /** The backoff wait; network causes also watch for the server to come back. */
-  private startWait(delayMs: number, cause: Cause): void {
+  /** The backoff wait: its timer, or the server's scout (see reachability.ts), ends it. */
+  private startWait(delayMs: number): void {
     if (delayMs <= 0) {
       this.connect();
       return;
@@ -314,17 +379,18 @@ export class Tunnel {
       this.endWait();
       this.connect();
     });
-    if (cause.kind === 'network') this.reachability.onNetworkFailure(cause, wait.signal);
   }
 
-  private serverAnswersAgain(): void {
+  private serverAnswersAgain(why: 'answered' | 'scout'): void {
+    if (this.current !== 'backoff') return;
     const { host, port } = this.spec.server;
-    this.notice('info', `the server ${host}:${port} answers again: connecting now`);
+    this.notice('info', why === 'answered' ? `the server ${host}:${port} answers again: connecting now` : `the tunnel that was looking for ${host}:${port} stopped: this one looks now`);
     this.endWait();
     this.connect();
   }
 
   private endWait(): void {
+    this.reachability.stopWaiting();
     this.wait?.abort();
     this.wait = undefined;
   }

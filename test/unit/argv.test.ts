@@ -419,3 +419,17 @@ describe('formatCommand', () => {
     assert.equal(formatCommand('/opt/my ssh/ssh', ['-v']), "'/opt/my ssh/ssh' -v");
   });
 });
+
+describe('buildSshArgs: the ready marker', () => {
+  test('is a local socket forward placed before every forward of the user, extra arguments included', () => {
+    const marker = '/dev/shm/autotunnel-1-x/ready-00.sock';
+    const args = buildSshArgs(makeSpec({ extraArgs: ['-L', '9000:db:5432'] }), { ...FILES, readyMarker: marker });
+    const at = indexOfWord(args, `${marker}:127.0.0.1:9`);
+    assert.equal(args[at - 1], '-L');
+    assert.ok(at < indexOfWord(args, '9000:db:5432'), 'before the extra -L');
+    assert.ok(at < indexOfWord(args, '127.0.0.1:8080:db:5432'), 'before the spec forwards');
+  });
+  test('absent without a marker path', () => {
+    assert.ok(!buildSshArgs(makeSpec(), FILES).some((a) => a.includes('127.0.0.1:9')));
+  });
+});

@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import { DEFAULT_BACKOFF, type HostKeyPolicy, type Identity, type TunnelSpec } from '../../src/config/spec.js';
 import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { defaultStateDir, keyNeedsCopy, prepareSshFiles, removeOrphanedRuntimeDirs, type PreparedFiles } from '../../src/adapters/ssh-files.js';
+import type { SshFiles } from '../../src/ssh/argv.js';
 
 const KEY_TEXT = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n';
 const MY_UID = process.getuid!();
@@ -80,6 +81,12 @@ function myRuntimeDirs(): string[] {
 
 const KNOWN_HOSTS: HostKeyPolicy = { mode: 'known-hosts', file: '/mounted/known_hosts', checkHostIp: true };
 
+/** The files without the ready marker (a random path, checked on its own below). */
+function withoutMarker(files: SshFiles): SshFiles {
+  const { readyMarker: _marker, ...rest } = files;
+  return rest;
+}
+
 describe('keyNeedsCopy (would ssh refuse the key as it is?)', () => {
   const cases: Array<[number, number, number, boolean]> = [
     [0o600, 1000, 1000, false],
@@ -128,7 +135,7 @@ describe('prepareSshFiles: the key', () => {
       `key ${key} has mode 0644 and owner uid ${MY_UID}, which ssh refuses; using a private 0600 copy that is removed at exit`,
     ]);
     assert.deepEqual(p.warnings, []);
-    assert.deepEqual(p.files, { knownHostsFile: '/mounted/known_hosts', identityFile: copy });
+    assert.deepEqual(withoutMarker(p.files), { knownHostsFile: '/mounted/known_hosts', identityFile: copy });
 
     p.cleanup();
     assert.equal(existsSync(copy), false);
@@ -147,15 +154,16 @@ describe('prepareSshFiles: the key', () => {
     p.cleanup();
   });
 
-  test('a 0600 key owned by us is used in place, without creating anything', () => {
+  test('a 0600 key owned by us is used in place: the private dir holds only the ready marker', () => {
     const dir = freshDir();
     const key = writeKey(dir, 0o600);
     const before = myRuntimeDirs();
     const p = prepare(makeSpec(KNOWN_HOSTS, { file: key, explicit: false }), join(dir, 'state'), false);
-    assert.deepEqual(p.files, { knownHostsFile: '/mounted/known_hosts', identityFile: key });
+    assert.deepEqual(withoutMarker(p.files), { knownHostsFile: '/mounted/known_hosts', identityFile: key });
     assert.deepEqual(p.notices, []);
     assert.deepEqual(p.warnings, []);
-    assert.deepEqual(myRuntimeDirs(), before);
+    assert.deepEqual(myRuntimeDirs().filter((d) => !before.includes(d)), [dirname(p.files.readyMarker!)]);
+    assert.deepEqual(readdirSync(dirname(p.files.readyMarker!)), [], 'ssh binds the marker; nothing is written before');
     assert.equal(existsSync(join(dir, 'state')), false, 'the state dir is only needed for trust on first use');
     p.cleanup();
     assert.equal(readFileSync(key, 'utf8'), KEY_TEXT, 'cleanup never touches the user\'s key');
@@ -175,7 +183,7 @@ describe('prepareSshFiles: the key', () => {
 
   test('no identity: no identityFile key at all', () => {
     const p = prepare(makeSpec(KNOWN_HOSTS), join(freshDir(), 'state'), false);
-    assert.deepEqual(p.files, { knownHostsFile: '/mounted/known_hosts' });
+    assert.deepEqual(withoutMarker(p.files), { knownHostsFile: '/mounted/known_hosts' });
   });
 
   test('a key that vanished since parsing is an error, and nothing is left behind', () => {
@@ -186,11 +194,25 @@ describe('prepareSshFiles: the key', () => {
   });
 });
 
+describe('prepareSshFiles: the ready marker', () => {
+  test('a random socket name in a private 0700 directory, gone after cleanup()', () => {
+    const a = prepare(makeSpec(KNOWN_HOSTS), join(freshDir(), 'state'), false);
+    const b = prepare(makeSpec(KNOWN_HOSTS), join(freshDir(), 'state'), false);
+    const marker = a.files.readyMarker!;
+    assert.match(marker, new RegExp(`/autotunnel-${process.pid}-[^/]+/ready-[0-9a-f]{16}\\.sock$`));
+    assert.notEqual(marker, b.files.readyMarker, 'no two tunnels (or runs) share a name the peer could guess');
+    assert.equal(modeOf(dirname(marker)), 0o700);
+    a.cleanup();
+    b.cleanup();
+    assert.equal(existsSync(dirname(marker)), false);
+  });
+});
+
 describe('prepareSshFiles: host keys', () => {
   test('known-hosts mode uses the given file as it is', () => {
     const dir = freshDir();
     const p = prepare(makeSpec({ mode: 'known-hosts', file: join(dir, 'kh'), checkHostIp: false }), join(dir, 'state'), true);
-    assert.deepEqual(p.files, { knownHostsFile: join(dir, 'kh') });
+    assert.deepEqual(withoutMarker(p.files), { knownHostsFile: join(dir, 'kh') });
     assert.equal(existsSync(join(dir, 'kh')), false, 'nothing is written to a user-provided path');
     assert.equal(existsSync(join(dir, 'state')), false);
   });
@@ -224,7 +246,7 @@ describe('prepareSshFiles: host keys', () => {
     const dir = freshDir();
     const stateDir = join(dir, 'a', 'b', 'autotunnel');
     const p = prepare(makeSpec({ mode: 'trust-on-first-use', checkHostIp: true }), stateDir, false);
-    assert.deepEqual(p.files, { knownHostsFile: join(stateDir, 'known_hosts') });
+    assert.deepEqual(withoutMarker(p.files), { knownHostsFile: join(stateDir, 'known_hosts') });
     assert.equal(statSync(stateDir).isDirectory(), true);
     assert.equal(modeOf(stateDir), 0o700);
     assert.equal(existsSync(join(stateDir, 'known_hosts')), false, 'ssh creates the file itself when it accepts a key');

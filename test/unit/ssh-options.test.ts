@@ -26,7 +26,7 @@ describe('accepted options', () => {
   });
 
   test('plain flags and flag clusters', () => {
-    for (const args of [['-v'], ['-vvv'], ['-vT'], ['-C', '-4'], ['-6', '-A', '-x', '-X', '-Y', '-y', '-g', '-k', '-K', '-n', '-N', '-t', '-T', '-a', '-1', '-2']]) {
+    for (const args of [['-v'], ['-vvv'], ['-vT'], ['-C', '-4'], ['-6', '-A', '-x', '-X', '-Y', '-g', '-k', '-K', '-n', '-N', '-t', '-T', '-a', '-2']]) {
       clean(args);
     }
   });

@@ -101,9 +101,9 @@ describe('single lines', () => {
     for (const raw of ['No ED25519 host key is known for x and you have requested strict checking.', 'Host key verification failed.']) t.observe(parseSshLine(raw));
     assert.equal(t.cause?.code, 'host_key_unknown');
   });
-  it('sshd dropping a connection (MaxStartups) reads as closed before the handshake', () => {
+  it('sshd dropping a connection (MaxStartups, penalty) reads as dropped before the handshake', () => {
     const l = parseSshLine('kex_exchange_identification: read: Connection reset by peer');
-    assert.equal(l.cause?.code, 'connection_closed');
+    assert.equal(l.cause?.code, 'connection_dropped');
     assert.match(l.cause!.summary, /MaxStartups/);
   });
   it('a unix-socket listener is progress too', () => {

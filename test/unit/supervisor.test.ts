@@ -9,7 +9,7 @@ import { Supervisor, type Supervised } from '../../src/supervisor/supervisor.js'
 import { Tunnel, type TunnelDeps } from '../../src/supervisor/tunnel.js';
 import { KILL_GRACE_MS } from '../../src/supervisor/terminate.js';
 import { LOCAL_PROBE_RETRY_MS } from '../../src/supervisor/local-listeners.js';
-import { PROBE_TIMEOUT_MS } from '../../src/supervisor/reachability.js';
+import { PROBE_TIMEOUT_MS } from '../../src/supervisor/local-listeners.js';
 import { HandshakeGate } from '../../src/supervisor/handshake-gate.js';
 import { DEFAULT_BACKOFF, type Forward, type TunnelSpec } from '../../src/config/spec.js';
 import { ENV_SETTING_NAMES } from '../../src/config/env.js';
@@ -504,7 +504,7 @@ describe('Tunnel liveness check', () => {
     t.tunnel.start();
     await t.clock.advance(29_000);
     assert.equal(t.tunnel.state, 'connecting');
-    t.spawner.last.say(LINES.refused);
+    t.spawner.last.say('Connection closed by 192.0.2.1 port 22'); // after connecting: ordinary backoff
     t.spawner.last.exit();
     await t.clock.advance(0);
     assert.equal(t.tunnel.state, 'backoff');
@@ -516,7 +516,7 @@ describe('Tunnel liveness check', () => {
     await t.clock.advance(100);
     await t.bringUp();
     await t.clock.advance(4_000);
-    t.spawner.last.say(LINES.refused);
+    t.spawner.last.say('Connection closed by 192.0.2.1 port 22'); // after connecting: ordinary backoff
     t.spawner.last.exit();
     await t.clock.advance(0);
     assert.equal(t.tunnel.state, 'backoff', 'second failure in a row (up only 4 s): a real wait');

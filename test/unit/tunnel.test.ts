@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tunnel } from '../../src/supervisor/tunnel.js';
 import { KILL_GRACE_MS } from '../../src/supervisor/terminate.js';
-import { FAST_PROBE_EVERY_MS, MAX_PROBES_IN_FLIGHT } from '../../src/supervisor/reachability.js';
+import { ServerWatch, STALL_DEFAULT_MS } from '../../src/supervisor/reachability.js';
+import { PENALTY_AFTER_MS } from '../../src/supervisor/tunnel.js';
 import { DEFAULT_BACKOFF, type Forward } from '../../src/config/spec.js';
 import type { StateChange, TunnelEvent } from '../../src/supervisor/events.js';
 import { FakeClock, FakeProbe, FakeSpawner, NO_EXTRA_SSH, testCommand, testSpec } from './fakes.js';
@@ -23,20 +24,39 @@ const LINES = {
   refused: 'ssh: connect to host bastion.example port 22: Connection refused',
   denied: 'root@bastion.example: Permission denied (publickey).',
   keepalive: 'Timeout, server bastion.example not responding.',
+  dropped: 'kex_exchange_identification: Connection closed by remote host',
+  /** A failure after the server answered: the ordinary exponential backoff applies. */
+  closed: 'Connection closed by 192.0.2.1 port 22',
 };
 
-function setup(forwards: Forward[] = [LOCAL], opts: { random?: number; addsRemoteForwards?: boolean; proxied?: boolean } = {}) {
-  const clock = new FakeClock();
+interface SetupOptions {
+  random?: number;
+  addsRemoteForwards?: boolean;
+  proxied?: boolean;
+  clock?: FakeClock;
+  watch?: ServerWatch;
+  name?: string;
+  abortOrphans?: (address: string, port: number) => void;
+  readyMarker?: string;
+  processState?: (pid: number) => string | undefined;
+}
+
+function setup(forwards: Forward[] = [LOCAL], opts: SetupOptions = {}) {
+  const clock = opts.clock ?? new FakeClock();
   const spawner = new FakeSpawner();
   const probe = new FakeProbe(clock);
-  const spec = testSpec('t1', forwards, { user: 'root', ...SERVER }, {
+  const spec = testSpec(opts.name ?? 't1', forwards, { user: 'root', ...SERVER }, {
     ssh: { ...NO_EXTRA_SSH, addsRemoteForwards: opts.addsRemoteForwards ?? false, proxied: opts.proxied ?? false },
   });
-  const tunnel = new Tunnel(spec, testCommand(spec, ['-N', '--', SERVER.host]), {
+  const command = testCommand(spec, ['-N', '--', SERVER.host]);
+  const tunnel = new Tunnel(spec, opts.readyMarker ? { ...command, readyMarker: opts.readyMarker } : command, {
     clock,
     spawnSsh: spawner.spawn,
     probeTcp: probe.probe,
     random: () => opts.random ?? 0.5,
+    ...(opts.watch ? { watch: opts.watch } : {}),
+    ...(opts.abortOrphans ? { abortOrphans: opts.abortOrphans } : {}),
+    ...(opts.processState ? { processState: opts.processState } : {}),
   });
   const events: TunnelEvent[] = [];
   tunnel.events.on((e) => events.push(e));
@@ -176,7 +196,7 @@ describe('Tunnel: restarting', () => {
     t.tunnel.start();
     const delays: number[] = [];
     for (let i = 0; i < 12; i++) {
-      t.spawner.last.say('ssh: connect to host bastion.example port 22: Connection timed out');
+      t.spawner.last.say(LINES.closed);
       t.spawner.last.exit();
       await t.clock.advance(0);
       const b = t.lastState();
@@ -195,7 +215,7 @@ describe('Tunnel: restarting', () => {
     for (const [random, expected] of [[0, 160], [0.999999, 240]] as const) {
       const t = setup([LOCAL], { random });
       t.tunnel.start();
-      t.spawner.last.say(LINES.refused);
+      t.spawner.last.say(LINES.closed);
       t.spawner.last.exit();
       await t.clock.advance(0);
       assert.equal(t.lastState().delayMs, expected);
@@ -220,7 +240,7 @@ describe('Tunnel: restarting', () => {
   it('a stable period resets the failure count', async () => {
     const t = setup();
     t.tunnel.start();
-    await failRepeatedly(t, LINES.refused, 3);
+    await failRepeatedly(t, LINES.closed, 3);
     assert.equal(t.states().filter((s) => s.to === 'backoff').length, 3, 'three failures in a row');
     await bringUpLocal(t);
     await t.clock.advance(DEFAULT_BACKOFF.stableAfterMs);
@@ -273,139 +293,272 @@ describe('Tunnel: restarting', () => {
   });
 });
 
-describe('Tunnel: watching for the server to come back', () => {
-  it('server down: retries at once when its port answers again, long before the backoff ends', async () => {
+describe('Tunnel: a server that does not answer (never probed: ssh itself looks)', () => {
+  it('a refused server is retried by ssh on a short cadence, and never probed with a bare connect', async () => {
     const t = setup();
     t.tunnel.start();
-    // Build up a long backoff first.
-    await failRepeatedly(t, LINES.refused, 8);
-    t.spawner.last.say(LINES.refused);
-    t.spawner.last.exit();
-    await t.clock.advance(0);
-    const delay = t.lastState().delayMs!;
-    assert.ok(delay >= 25_000, `long backoff (${delay})`);
-    const spawnedBefore = t.spawner.spawned.length;
-    const probesBefore = t.probe.callsTo(SERVER.host, SERVER.port);
-    await t.clock.advance(5_000);
-    assert.equal(t.spawner.spawned.length, spawnedBefore, 'still waiting while the server refuses');
-    const probesWhileDown = t.probe.callsTo(SERVER.host, SERVER.port) - probesBefore;
-    assert.ok(probesWhileDown >= 24 && probesWhileDown <= 26, `a probe every ${FAST_PROBE_EVERY_MS} ms while it refuses (${probesWhileDown})`);
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    await t.clock.advance(FAST_PROBE_EVERY_MS);
-    assert.equal(t.spawner.spawned.length, spawnedBefore + 1, `reconnected within ${FAST_PROBE_EVERY_MS} ms of the port answering`);
-    assert.ok(t.events.some((e) => e.type === 'notice' && /answers again/.test(e.message)));
-  });
-
-  it('black-holed server (probes time out): probes overlap, but never more than a few at once', async () => {
-    const t = setup();
-    t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'dropped');
-    await failRepeatedly(t, LINES.keepalive, 8);
-    t.spawner.last.say(LINES.keepalive);
-    t.spawner.last.exit();
-    await t.clock.advance(0);
-    assert.equal(t.lastState().cause?.code, 'keepalive_timeout');
-    assert.equal(t.lastState().cause?.kind, 'network');
-    const before = t.probe.callsTo(SERVER.host, SERVER.port);
-    await t.clock.advance(5_000);
-    const probes = t.probe.callsTo(SERVER.host, SERVER.port) - before;
-    assert.ok(probes >= 20 && probes <= 26, `${probes} probes in 5 s`);
-    assert.equal(t.probe.maxInFlight, MAX_PROBES_IN_FLIGHT);
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    const spawned = t.spawner.spawned.length;
-    await t.clock.advance(FAST_PROBE_EVERY_MS);
-    assert.equal(t.spawner.spawned.length, spawned + 1, 'back at once when the path returns');
-  });
-
-  it("ssh's own refused connect counts as unreachable: a server back by the first probe is retried at once", async () => {
-    const t = setup();
-    t.tunnel.start();
-    await failRepeatedly(t, LINES.refused, 6);
-    t.spawner.last.say(LINES.refused);
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    const spawned = t.spawner.spawned.length;
-    t.spawner.last.exit();
-    await t.clock.advance(0);
-    const wait = t.states().filter((e) => e.to === 'backoff').at(-1)!;
-    assert.ok(wait.delayMs! > 5_000, `a long backoff (${wait.delayMs} ms) was cut short`);
-    assert.equal(t.spawner.spawned.length, spawned + 1, 'retried without waiting out the backoff');
-  });
-
-  it('once the server answers (but ssh fails for another reason), probing slows to one a second', async () => {
-    const t = setup();
-    t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    t.spawner.last.say(LINES.keepalive);
-    t.spawner.last.exit();
-    await t.clock.advance(0);
-    await failRepeatedly(t, LINES.keepalive, 6);
-    t.spawner.last.say(LINES.keepalive);
-    t.spawner.last.exit();
-    await t.clock.advance(0);
-    const before = t.probe.callsTo(SERVER.host, SERVER.port);
-    await t.clock.advance(5_000);
-    const probes = t.probe.callsTo(SERVER.host, SERVER.port) - before;
-    assert.ok(probes >= 5 && probes <= 6, `about one a second (${probes})`);
-  });
-
-  it('a server that was reachable all along does not cut the backoff short', async () => {
-    const t = setup();
-    t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    for (let i = 0; i < 4; i++) {
-      t.spawner.last.say(LINES.keepalive);
-      t.spawner.last.exit();
-      await t.clock.advance(0);
-      const delay = t.lastState().delayMs!;
+    const spawnsIn = async (ms: number) => {
       const before = t.spawner.spawned.length;
-      await t.clock.advance(delay - 1);
-      assert.equal(t.spawner.spawned.length, before, 'backoff respected');
-      await t.clock.advance(1);
-    }
+      const end = t.clock.now() + ms;
+      while (t.clock.now() < end) {
+        t.spawner.last.say(LINES.connecting, LINES.refused);
+        t.spawner.last.exit();
+        await t.clock.advance(t.lastState().delayMs!);
+      }
+      return t.spawner.spawned.length - before;
+    };
+    const first = await spawnsIn(1_000);
+    assert.ok(first >= 18 && first <= 21, `about every 50 ms in the first second (${first})`);
+    await spawnsIn(4_000);
+    const late = await spawnsIn(5_000);
+    assert.ok(late >= 19 && late <= 21, `about every 250 ms after a few seconds (${late})`);
+    assert.equal(t.probe.callsTo(SERVER.host, SERVER.port), 0, 'no connection but ssh\'s own ever reaches the server');
+    const wait = t.states().filter((e) => e.to === 'backoff').at(-1)!;
+    assert.equal(wait.cause?.code, 'connection_refused');
+    assert.match(wait.cause!.hint!, /sshd runs/);
   });
 
-  it('an ssh whose connect is stuck after an outage is restarted once the server answers', async () => {
+  it('refusals during an outage do not lengthen the wait once the server answers', async () => {
+    const t = setup();
+    t.tunnel.start();
+    await failRepeatedly(t, LINES.refused, 40);
+    // The server is back but closes this connection after the TCP connect.
+    t.spawner.last.say(LINES.connecting, LINES.established, 'Connection closed by 192.0.2.1 port 22');
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    const wait = t.lastState();
+    assert.equal(wait.cause?.code, 'connection_closed');
+    assert.equal(wait.delayMs, DEFAULT_BACKOFF.initialMs, 'the first failure after the outage waits the initial delay');
+  });
+
+  it('tunnels to one server share one scout: the others wait, and go the moment its ssh connects', async () => {
+    const clock = new FakeClock();
+    const watch = new ServerWatch(clock);
+    const a = setup([LOCAL], { clock, watch, name: 'a' });
+    const b = setup([{ ...LOCAL, bindPort: 8081 }], { clock, watch, name: 'b' });
+    const c = setup([{ ...LOCAL, bindPort: 8082 }], { clock, watch, name: 'c' });
+    for (const t of [a, b, c]) {
+      t.tunnel.start();
+      t.spawner.last.say(LINES.connecting, LINES.refused);
+      t.spawner.last.exit();
+    }
+    await clock.advance(0);
+    for (let i = 0; i < 30; i++) {
+      a.spawner.last.say(LINES.connecting, LINES.refused);
+      a.spawner.last.exit();
+      await clock.advance(a.lastState().delayMs!);
+    }
+    assert.equal(a.spawner.spawned.length, 31, 'the scout (the first to fail) keeps looking');
+    assert.equal(b.spawner.spawned.length, 1, 'the others wait');
+    assert.equal(c.spawner.spawned.length, 1);
+    assert.equal(b.lastState().to, 'backoff');
+    a.spawner.last.say(LINES.connecting, LINES.established);
+    await clock.advance(0);
+    assert.equal(b.spawner.spawned.length, 2, "released by the scout's connect");
+    assert.equal(c.spawner.spawned.length, 2);
+    assert.ok(b.events.some((e) => e.type === 'notice' && /answers again/.test(e.message)));
+  });
+
+  it('a stopped scout hands its role to a waiting tunnel', async () => {
+    const clock = new FakeClock();
+    const watch = new ServerWatch(clock);
+    const a = setup([LOCAL], { clock, watch, name: 'a' });
+    const b = setup([{ ...LOCAL, bindPort: 8081 }], { clock, watch, name: 'b' });
+    for (const t of [a, b]) {
+      t.tunnel.start();
+      t.spawner.last.say(LINES.refused);
+      t.spawner.last.exit();
+    }
+    await clock.advance(0);
+    assert.equal(b.spawner.spawned.length, 1);
+    await a.tunnel.stop();
+    await clock.advance(0);
+    assert.equal(b.spawner.spawned.length, 2, 'b looks now');
+    b.spawner.last.say(LINES.refused);
+    b.spawner.last.exit();
+    await clock.advance(0);
+    assert.ok(b.lastState().delayMs! < 1_000, 'and keeps looking on the scout cadence');
+  });
+
+  it('a waiting tunnel still tries on its own after the longest backoff, should no scout report', async () => {
+    const clock = new FakeClock();
+    const watch = new ServerWatch(clock);
+    watch.unreachable({}, () => {}, 0.5); // a scout that never reports
+    const t = setup([LOCAL], { clock, watch });
+    t.tunnel.start();
+    t.spawner.last.say(LINES.refused);
+    t.spawner.last.exit();
+    await clock.advance(DEFAULT_BACKOFF.maxMs - 1);
+    assert.equal(t.spawner.spawned.length, 1);
+    await clock.advance(1);
+    assert.equal(t.spawner.spawned.length, 2);
+  });
+
+  it('a connect pending past the stall limit (its SYN lost) is restarted at once, without probing', async () => {
     const t = setup();
     t.tunnel.start();
     t.spawner.last.say(LINES.connecting);
-    t.probe.set(SERVER.host, SERVER.port, 'dropped');
-    await t.clock.advance(4_000);
-    assert.equal(t.spawner.spawned.length, 1);
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    await t.clock.advance(1_000);
+    await t.clock.advance(STALL_DEFAULT_MS - 1);
+    assert.deepEqual(t.spawner.spawned[0]!.kills, []);
+    await t.clock.advance(1);
     assert.deepEqual(t.spawner.spawned[0]!.kills, ['SIGTERM']);
+    await t.clock.advance(0);
     assert.equal(t.spawner.spawned.length, 2, 'respawned at once');
     assert.equal(t.states().find((s) => s.to === 'backoff')!.cause?.code, 'connect_stalled');
+    assert.equal(t.probe.calls.length, 0);
   });
 
   it('an ssh that has not even begun to connect (a CPU-starved machine) is not taken for stalled', async () => {
     const t = setup();
     t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'open');
     await t.clock.advance(5_000);
     assert.deepEqual(t.spawner.spawned[0]!.kills, [], 'no "Connecting to" yet: left alone');
-    t.spawner.last.say(LINES.connecting);
-    await t.clock.advance(1_000);
-    assert.deepEqual(t.spawner.spawned[0]!.kills, [], 'connecting for only 1 s: left alone');
-    await t.clock.advance(2_000);
-    assert.deepEqual(t.spawner.spawned[0]!.kills, ['SIGTERM'], 'connecting for 2 s while the server answers at once: stalled');
   });
 
-  it('a connect that is merely slow is left alone', async () => {
+  it('the stall limit follows the connect times seen to the server', async () => {
     const t = setup();
     t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'open');
-    t.probe.delayMs = 1_500; // the path is slow, not broken: probes are as slow as ssh
-    await t.clock.advance(5_000);
-    assert.deepEqual(t.spawner.spawned[0]!.kills, []);
+    t.spawner.last.say(LINES.connecting);
+    await t.clock.advance(600); // a slow path: 600 ms to connect
+    await bringUpLocal(t);
+    t.spawner.last.say(LINES.keepalive);
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    const second = t.spawner.last;
+    second.say(LINES.connecting);
+    await t.clock.advance(2_000);
+    assert.deepEqual(second.kills, [], 'not restarted before 4 connect times');
+    await t.clock.advance(400);
+    assert.deepEqual(second.kills, ['SIGTERM']);
   });
 
   it('no stall detection through a jump host (ssh does not connect to the server itself)', async () => {
     const t = setup([LOCAL], { proxied: true });
     t.tunnel.start();
-    t.probe.set(SERVER.host, SERVER.port, 'open');
+    t.spawner.last.say(LINES.connecting);
     await t.clock.advance(5_000);
+    assert.deepEqual(t.spawner.last.kills, []);
     assert.equal(t.probe.calls.length, 0);
+  });
+
+  it('connections dropped before the banner are retried after short random waits, without growing the backoff', async () => {
+    const delays: number[] = [];
+    for (const random of [0, 0.99]) {
+      const t = setup([LOCAL], { random });
+      t.tunnel.start();
+      t.spawner.last.say(LINES.connecting, LINES.established, LINES.dropped);
+      t.spawner.last.exit();
+      await t.clock.advance(0);
+      assert.equal(t.lastState().cause?.code, 'connection_dropped');
+      delays.push(t.lastState().delayMs!);
+    }
+    assert.ok(delays[0]! >= 100 && delays[1]! <= 500 && delays[0]! < delays[1]!, `spread over 0.1–0.5 s (${delays})`);
+  });
+
+  it('a server that drops every connection for seconds is taken to penalise this address, with the fix', async () => {
+    const t = setup();
+    t.tunnel.start();
+    const start = t.clock.now();
+    const lastWait = () => t.states().filter((e) => e.to === 'backoff').at(-1)!;
+    for (;;) {
+      t.spawner.last.say(LINES.connecting, LINES.established, LINES.dropped);
+      t.spawner.last.exit();
+      await t.clock.advance(0);
+      if (lastWait().cause!.code === 'server_penalty') break;
+      assert.equal(lastWait().cause!.code, 'connection_dropped');
+      assert.ok(t.clock.now() - start < PENALTY_AFTER_MS + 5_000, 'recognised within seconds');
+      await t.clock.advance(lastWait().delayMs!);
+    }
+    assert.ok(t.clock.now() - start >= PENALTY_AFTER_MS, 'not before the drops have lasted a while');
+    const cause = lastWait().cause!;
+    assert.match(cause.hint!, /PerSourcePenaltyExemptList/);
+    assert.match(cause.line!, /kex_exchange_identification/);
+    assert.ok(lastWait().delayMs! >= 4_000, 'and waits a few seconds between looks');
+  });
+});
+
+describe('Tunnel: lines the peer could forge before the host key is verified', () => {
+  const MARKER = '/dev/shm/autotunnel-1-x/ready-0123456789abcdef.sock';
+  const marker = `debug1: Local forwarding listening on path ${MARKER}.`;
+
+  it('-R: forward confirmations before the ready marker do not count; after it they do', async () => {
+    const t = setup([REMOTE], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.spawner.last.say(LINES.connecting, LINES.established, LINES.authenticated, LINES.remoteOk(4000), LINES.allOk, 'forwarding_success: all expected forwarding replies received', LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting', 'forged progress is ignored');
+    t.spawner.last.say(marker, LINES.remoteOk(4000), LINES.allOk);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+  });
+
+  it('-L: a listener named before the marker does not count, and the marker itself is no forward', async () => {
+    const t = setup([LOCAL], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.probe.set('127.0.0.1', 8080, 'open');
+    t.spawner.last.say(LINES.listening(8080), LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting');
+    t.spawner.last.say(marker, LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting', 'the -L listener itself is still to be named');
+    t.spawner.last.say(LINES.listening(8080), LINES.session);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+  });
+
+  it('the same lines with another path are no marker', async () => {
+    const t = setup([REMOTE], { readyMarker: MARKER });
+    t.tunnel.start();
+    t.spawner.last.say('debug1: Local forwarding listening on path /tmp/guess.sock.', LINES.remoteOk(4000), LINES.allOk);
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'connecting');
+  });
+});
+
+describe('Tunnel: a stopped ssh', () => {
+  it('is killed (SIGKILL) and replaced once stopped for the keepalive budget; briefly stopped is left alone', async () => {
+    const states = new Map<number, string>();
+    const t = setup([LOCAL], { processState: (pid) => states.get(pid) ?? 'S' });
+    t.tunnel.start();
+    await bringUpLocal(t);
+    const ssh = t.spawner.last;
+    const budget = 2 * (3 + 1) * 1000; // the test spec's keepalive: 2 s × (3 + 1)
+    states.set(ssh.pid, 'T');
+    await t.clock.advance(3_000);
+    states.set(ssh.pid, 'S'); // continued: not stuck
+    await t.clock.advance(3_000);
+    states.set(ssh.pid, 'T');
+    await t.clock.advance(budget - 1_000);
+    assert.deepEqual(ssh.kills, [], 'not yet stopped for the whole budget');
+    assert.equal(t.tunnel.state, 'up');
+    await t.clock.advance(2_000);
+    assert.deepEqual(ssh.kills, ['SIGKILL']);
+    await t.clock.advance(0);
+    const down = t.states().find((e) => e.to === 'backoff')!;
+    assert.equal(down.cause?.code, 'ssh_stuck');
+    assert.match(down.cause!.summary, /stopped/);
+    assert.equal(t.spawner.spawned.length, 2, 'replaced at once (it had been up)');
+  });
+});
+
+describe('Tunnel: a stale -R port after an outage', () => {
+  it("aborts the dead session's orphaned connection once a new connect gets through, never before a failure", async () => {
+    const aborted: Array<[string, number]> = [];
+    const t = setup([REMOTE], { abortOrphans: (a, p) => aborted.push([a, p]) });
+    t.tunnel.start();
+    t.spawner.last.say(LINES.connecting, LINES.established, LINES.remoteOk(4000));
+    await t.clock.advance(0);
+    assert.equal(t.tunnel.state, 'up');
+    assert.deepEqual(aborted, [], 'nothing to abort on a first connect');
+    t.spawner.last.say(LINES.keepalive);
+    t.spawner.last.exit();
+    await t.clock.advance(0);
+    t.spawner.last.say(LINES.connecting);
+    await t.clock.advance(300);
+    assert.deepEqual(aborted, [], 'not while the link is still down');
+    t.spawner.last.say(LINES.established);
+    assert.deepEqual(aborted, [['192.0.2.1', 22]]);
   });
 });
 
@@ -456,7 +609,7 @@ describe('Tunnel: signals and stopping', () => {
     assert.equal(t.clock.pending(), 0, 'no timer left behind');
   });
 
-  it('stop() during backoff cancels the wait and the probes', async () => {
+  it('stop() during backoff cancels the wait', async () => {
     const t = setup();
     t.tunnel.start();
     t.spawner.last.say(LINES.refused);
