@@ -10,10 +10,10 @@
 #
 # --arch (a Debian architecture name: amd64 or arm64; default: this machine's) builds the tree
 # of another architecture. Its packages' maintainer scripts run under emulation: that needs
-# Debian's qemu-user-static and binfmt-support, with binfmt_misc registered for it (as
-# scripts/container-test.sh sets up). The image is tagged BASE_TAG-ARCH and carries ARCH in its
+# Debian's qemu-user-static, binfmt-support (binfmt_misc registered) and arch-test, as
+# scripts/container-test.sh sets up. The image is tagged BASE_TAG-ARCH and carries ARCH in its
 # config, so `podman build --platform linux/ARCH` uses it; its Node is the same version as this
-# machine's base, when that exists.
+# machine's base when that exists (rebuild both with --force to move to a newer Node).
 #
 # Environment: NODE_MAJOR (default 24), NODE_VERSION (an exact version; overrides NODE_MAJOR),
 # BASE_TAG (default localhost/autotunnel-base:node$NODE_MAJOR-bookworm), DEBIAN_MIRROR
