@@ -67,8 +67,7 @@ done
 #  - npm, corepack, yarn, C headers and the official image's docker-entrypoint.sh come with the
 #    Node base, for development.
 #  - tini-static: the dynamically linked tini is used.
-#  - ssh-agent: a tunnel needs no agent of its own (see dpkg-excludes.cfg).
-rm -rf /usr/lib/*-linux-gnu/gconv /usr/bin/tini-static /usr/bin/ssh-agent \
+rm -rf /usr/lib/*-linux-gnu/gconv /usr/bin/tini-static \
   /usr/local/lib/node_modules /usr/local/include /usr/local/share \
   /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg \
   /usr/local/bin/docker-entrypoint.sh \
@@ -101,6 +100,10 @@ if [ -n "$missing" ]; then
   broken=1
 fi
 [ "$broken" = 0 ] || exit 1
-for f in /usr/local/bin/node /usr/bin/ssh /usr/bin/setpriv /usr/bin/tini /bin/sh /usr/bin/getent /usr/bin/id; do
+# ssh-agent keeps a key with a passphrase for autotunnel; Debian installs it setgid _ssh (only
+# to keep other users from ptracing it), and the image has no setgid programs: the agent makes
+# itself undumpable anyway.
+chmod g-s /usr/bin/ssh-agent
+for f in /usr/bin/ssh-agent /usr/bin/ssh-add /usr/local/bin/node /usr/bin/ssh /usr/bin/setpriv /usr/bin/tini /bin/sh /usr/bin/getent /usr/bin/id; do
   [ -x "$f" ] || { echo "slim-rootfs: $f is missing" >&2; exit 1; }
 done

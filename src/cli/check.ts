@@ -3,6 +3,7 @@ import { describeForward, describeServer, type TunnelSpec } from '../config/spec
 import { parseEnv } from '../config/env.js';
 import { parseSettings } from '../config/settings.js';
 import { defaultStateDir, planSshFiles } from '../adapters/ssh-files.js';
+import { planTunnelAuthFiles } from '../adapters/tunnel-auth.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { readConfigFile } from './run-config.js';
 import { realFacts } from '../adapters/files.js';
@@ -32,7 +33,7 @@ export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): numb
   for (const spec of specs) {
     out.push('', `${spec.name}${spec.required === false ? ' (not required for readiness)' : ''}: via ${describeServer(spec.server)}, host keys: ${spec.server.hostKey.mode}`);
     for (const f of spec.forwards) out.push(`  ${describeForward(f)}`);
-    out.push(`  ${formatCommand(settings.ssh ?? 'ssh', buildSshArgs(spec, planSshFiles(spec, stateDir)))}`);
+    out.push(`  ${formatCommand(settings.ssh ?? 'ssh', buildSshArgs(spec, planTunnelAuthFiles(spec, planSshFiles(spec, stateDir))))}`);
   }
   process.stdout.write(out.join('\n') + '\n');
   return 0;

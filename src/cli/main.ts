@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_USAGE, UsageError, formatProblem } from '../config/errors.js';
 import { MissingSshError } from './wiring.js';
+import { MissingAgentToolError } from '../adapters/tunnel-auth.js';
 import { runFromEnv } from './run-env.js';
 import { packageVersion } from './version.js';
 
@@ -19,6 +20,9 @@ Usage:
                                   one tunnel in ssh's words: -L, -R, -D, -p, -i, -o, -J
   autotunnel autossh [-M port[:echo]] [ssh options] [user@]host
                                   autossh's command line and AUTOSSH_* variables
+  autotunnel server-setup [--generate-key PATH] [-c FILE | ssh options [user@]host]
+                                  print the authorized_keys line and sshd_config block the
+                                  server needs for exactly these tunnels
   autotunnel status [--json]      every tunnel of the running autotunnel: state, since,
                                   restarts, last cause (--url URL: another instance)
   autotunnel health [--live]      exit 0 when every required tunnel is up, else 1, with one
@@ -111,6 +115,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const { runDemo } = await import('./demo.js');
       return runDemo(rest);
     }
+    case 'server-setup': {
+      const { runServerSetup } = await import('./server-setup.js');
+      return runServerSetup(rest, env);
+    }
     case 'status': {
       const { runStatus } = await import('./status.js');
       return runStatus(rest, env);
@@ -154,7 +162,7 @@ export async function cli(argv: string[]): Promise<void> {
     } else if (e instanceof UsageError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_USAGE;
-    } else if (e instanceof MissingSshError) {
+    } else if (e instanceof MissingSshError || e instanceof MissingAgentToolError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_UNAVAILABLE;
     } else {

@@ -57,8 +57,10 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const watches = new ServerWatches(realClock);
   const cure = staleListenerCure(readCureFacts(tools.ss));
   reportStaleListenerCure(config.tunnels, cure, logger);
-  const build = (spec: FileConfig['tunnels'][number]) =>
-    buildTunnel(spec, {
+  // Each built tunnel's key refresh, run for the tunnels a reload leaves untouched.
+  const refreshers = new Map<string, () => Promise<void>>();
+  const build = (spec: FileConfig['tunnels'][number]) => {
+    const built = buildTunnel(spec, {
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(env),
       stateDirExplicit: settings.stateDir !== undefined,
@@ -67,6 +69,9 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       cure,
       watch: watches.for(spec.server.host, spec.server.port),
     });
+    refreshers.set(spec.name, built.refresh);
+    return built;
+  };
 
   const supervisor = new Supervisor();
   await supervisor.reconcile(config.tunnels, build);
@@ -90,6 +95,8 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       config.warnings.forEach((w) => logger.log('warn', w));
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
       const r = await supervisor.reconcile(config.tunnels, build);
+      for (const name of r.removed) refreshers.delete(name);
+      await Promise.all(r.unchanged.map((name) => refreshers.get(name)?.()));
       logger.log('info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged`, {
         added: r.added,
         removed: r.removed,

@@ -6,6 +6,8 @@ import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
 import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
+import { prepareTunnelAuth, specForFiles } from '../adapters/tunnel-auth.js';
+import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
@@ -67,15 +69,22 @@ export function reportStaleListenerCure(specs: TunnelSpec[], cure: StaleListener
 }
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
-export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
-  const prepared = prepareSshFiles(spec, opts.stateDir, opts.stateDirExplicit);
+export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised & { refresh: () => Promise<void> } {
+  const prepared = prepareSshFiles(specForFiles(spec), opts.stateDir, opts.stateDirExplicit);
   const log = (level: 'info' | 'warn', m: string) => opts.logger.log(level, m, { tunnel: spec.name });
   prepared.notices.forEach((m) => log('info', m));
   prepared.warnings.forEach((m) => log('warn', m));
   if (!opts.tools.setpriv) {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
-  const args = buildSshArgs(spec, prepared.files);
+  let auth;
+  try {
+    auth = prepareTunnelAuth(spec, prepared.files, opts.tools.setpriv, process.env);
+  } catch (e) {
+    prepared.cleanup();
+    throw e;
+  }
+  const args = buildSshArgs(spec, auth.files);
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -86,7 +95,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
   const readyMarker = prepared.files.readyMarker;
-  const spawnSsh = makeSpawnSsh(opts.tools);
+  const spawnSsh = auth.wrap(makeSpawnSsh({ ...opts.tools, env: auth.env }));
   const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files), ...(readyMarker ? { readyMarker } : {}) }, {
     clock: realClock,
     spawnSsh: readyMarker ? unlinkFirst(readyMarker, spawnSsh) : spawnSsh,
@@ -103,10 +112,17 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     spec.server.hostKey.mode === 'trust-on-first-use'
       ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
       : () => {};
+  if (!spec.ssh.proxied) watchGatewayPorts(tunnel, spec, probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
   return {
     tunnel,
+    // A reload keeps an unchanged tunnel's ssh; its key is checked again now (see tunnel-auth.ts).
+    refresh: async () => {
+      const said = await auth.refresh();
+      if (said) opts.logger.log(said.level, said.message, { tunnel: spec.name });
+    },
     cleanup: () => {
       unguard();
+      auth.cleanup();
       prepared.cleanup();
     },
   };

@@ -27,6 +27,7 @@ import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
 import { unbracket } from '../net/address.js';
 import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem, sameListener } from './field-checks.js';
+import { fileServerAuth } from './secrets.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -48,7 +49,7 @@ export interface FileConfig {
 const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
 const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
 const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
-const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
+const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'key_passphrase_file', 'password_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
 const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
@@ -187,6 +188,8 @@ function serverSettingNames(f: ServerFields, block: string): Omit<SettingNames, 
     key: setting('key_file'),
     hostKey: setting('host_key', 'host_key_file'),
     knownHosts: setting('known_hosts_file'),
+    ...(f.key_passphrase_file ? { keyPassphrase: setting('key_passphrase_file') } : {}),
+    ...(f.password_file ? { password: setting('password_file') } : {}),
   };
 }
 
@@ -226,6 +229,14 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
     else identity = { file: keyFile, explicit: true };
   }
 
+  const secretFile = (k: 'key_passphrase_file' | 'password_file') => {
+    const value = str(k);
+    return value === undefined ? undefined : { value, setting: f[k]!.path, fail: (why: string) => r.fail(f[k]!.node, f[k]!.path, value, why) };
+  };
+  const passphraseFile = secretFile('key_passphrase_file');
+  const passwordFile = secretFile('password_file');
+  const { auth } = fileServerAuth({ ...(passphraseFile ? { keyPassphraseFile: passphraseFile } : {}), ...(passwordFile ? { passwordFile } : {}) }, facts.readText, keyFile);
+
   const checkHostIp = f.check_host_ip ? r.bool(f.check_host_ip.node, f.check_host_ip.path) ?? true : true;
   let hostKey: HostKeyPolicy = { mode: 'trust-on-first-use', checkHostIp };
   const pinnedSources = ['host_key', 'host_key_file', 'known_hosts_file'].filter((k) => f[k]);
@@ -256,7 +267,7 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
   }
   if (port === undefined || host === undefined) return undefined;
   return {
-    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
+    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(auth ? { auth } : {}), ...(jump?.length ? { jump } : {}) },
     ssh: sshSpec(extraArgs, check, jump),
   };
 }

@@ -41,6 +41,25 @@ export interface Identity {
   explicit: boolean;
 }
 
+/**
+ * Where a secret (a key's passphrase, a password) comes from. The value itself never enters the
+ * spec, which is logged, compared and shown: it is read from its source when it is needed.
+ */
+export interface SecretSource {
+  /** A file holding the secret alone on one line (a Docker or Kubernetes secret)… */
+  file?: string;
+  /** …or one of autotunnel's environment variables (never passed on to ssh). */
+  env?: string;
+}
+
+/** Secrets beyond a plain key file: see config/secrets.ts. */
+export interface ServerAuth {
+  /** The identity's passphrase: the key is held by autotunnel's own ssh-agent. */
+  keyPassphrase?: SecretSource;
+  /** Password (and keyboard-interactive "Password:") authentication through SSH_ASKPASS. */
+  password?: SecretSource;
+}
+
 export interface ServerSpec {
   user: string;
   host: string;
@@ -48,6 +67,7 @@ export interface ServerSpec {
   /** Absent: ssh's own default identities and agent are used. */
   identity?: Identity;
   hostKey: HostKeyPolicy;
+  auth?: ServerAuth;
   /** Jump hosts ([user@]host[:port]), in order → -J. */
   jump?: string[];
   /** Port/user not given on an ssh-style command line: no -p/-l, so ssh's own config decides. */
@@ -88,6 +108,9 @@ export interface SettingNames {
   hostKey?: string;
   /** Where a known_hosts file is named; absent likewise. */
   knownHosts?: string;
+  /** Where the key's passphrase and the password come from, when the tunnel has them. */
+  keyPassphrase?: string;
+  password?: string;
 }
 
 /** A tunnel's name: in logs, metrics labels and URLs. */

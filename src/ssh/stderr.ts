@@ -37,6 +37,15 @@ interface Rule {
 }
 
 const RULES: Rule[] = [
+  // Lines of autotunnel's own: its askpass helper (through ssh's stderr) and its key agent.
+  { re: /^autotunnel-askpass: refused to answer (".*"): (.*)$/, code: 'prompt_refused', priority: 32,
+    summary: (m) => `ssh asked ${m[1]}, which autotunnel does not answer: ${m[2]}` },
+  { re: /^autotunnel: the passphrase does not open (.*)$/, code: 'key_passphrase_wrong', priority: 33,
+    summary: (m) => `the passphrase does not open ${m[1]}` },
+  { re: /^autotunnel: cannot read the (?:password|key passphrase): (.*)$/, code: 'secret_unreadable', priority: 33,
+    summary: (m) => `the secret cannot be read: ${m[1]}` },
+  { re: /^autotunnel: (ssh-agent|ssh-add|ssh-keygen) failed: (.*)$/, code: 'spawn_failed', priority: 33,
+    summary: (m) => `autotunnel's key agent could not take the key: ${m[1]} failed: ${m[2]}` },
   { re: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed/, code: 'host_key_changed', priority: 30,
     summary: () => "the server's host key has changed since it was trusted: connection refused (this is what a man-in-the-middle attack looks like)" },
   { re: /No (\S+) host key is known for (\S+)/, code: 'host_key_unknown', priority: 30,
