@@ -4,7 +4,7 @@
  * as lines and an exit, so its cause is classified and backed off like any other, and a stop
  * during the step ends it at once.
  */
-import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/ports.js';
+import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/world.js';
 
 /** Resolves to undefined when ssh may start, or to the line that says why it may not. */
 export type Preparation = () => Promise<string | undefined>;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
-import type { SpawnSsh } from '../supervisor/ports.js';
+import type { SpawnSsh } from '../supervisor/world.js';
 import { ConfigError } from '../config/errors.js';
 
 export interface PreparedFiles {

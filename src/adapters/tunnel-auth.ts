@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import { readSecret, withoutSecrets } from '../config/secrets.js';
 import type { SshFiles } from '../ssh/argv.js';
-import type { SpawnSsh } from '../supervisor/ports.js';
+import type { SpawnSsh } from '../supervisor/world.js';
 import { askpassEnv, writeSecretFile } from './askpass.js';
 import { KeyAgent, type EnsureResult } from './ssh-agent.js';
 import { makeRuntimeDir } from './ssh-files.js';

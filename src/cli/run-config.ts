@@ -12,7 +12,7 @@ import { watchFile } from '../adapters/file-watch.js';
 import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { ServerWatches } from '../supervisor/reachability.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock } from '../supervisor/world.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, reportStaleListenerCure } from './wiring.js';
 import { preflight } from './preflight.js';

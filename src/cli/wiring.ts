@@ -13,7 +13,7 @@ import { hintContext } from '../ssh/causes.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock } from '../supervisor/world.js';
 import type { ServerWatch } from '../supervisor/reachability.js';
 import type { Logger } from '../observe/logger.js';
 

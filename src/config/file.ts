@@ -24,9 +24,10 @@ import { makeForward, parseEndpoint } from './forward.js';
 import { pinnedKnownHostsLines } from './host-keys.js';
 import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
+import { checkConflicts, type Origin } from './conflicts.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
 import { unbracket } from '../net/address.js';
-import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem, sameListener } from './field-checks.js';
+import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem } from './field-checks.js';
 import { fileServerAuth } from './secrets.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
@@ -62,11 +63,6 @@ const EXCLUSIVE_SERVER_KEYS = [['user', 'user_file'], ['host_key', 'host_key_fil
  */
 type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string; name: string }>>;
 
-/** The tunnel's YAML nodes, for conflict errors that point at both places. */
-interface Origin {
-  name: Node;
-  forwards: Node[];
-}
 
 type Defaults = { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null };
 
@@ -340,24 +336,4 @@ function readBackoff(r: YamlReader, node: Node | null | undefined, path: string,
     if (v !== undefined) out.stableAfterMs = Math.round(v * 1000);
   }
   return out;
-}
-
-/** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
-function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin: Origin }>): void {
-  const names = new Map<string, Origin>();
-  const listeners: Array<{ spec: TunnelSpec; f: Forward; node: Node }> = [];
-  for (const { spec, origin } of tunnels) {
-    const first = names.get(spec.name);
-    if (first) r.fail(origin.name, 'name', spec.name, `the name "${spec.name}" is already used at ${r.at(first.name)}; names must be unique`);
-    else names.set(spec.name, origin);
-    spec.forwards.forEach((f, i) => {
-      if (f.kind === 'remote') return;
-      const node = origin.forwards[i]!;
-      const clash = listeners.find(({ f: g }) => sameListener(f, g));
-      if (clash) {
-        const what = f.bindSocket ?? `port ${f.bindPort}`;
-        r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);
-      } else listeners.push({ spec, f, node });
-    });
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * The one validated description of a tunnel. Every config source (the SSH_* variables, a YAML
  * file, an ssh-style or autossh command line) produces this type; everything downstream — the
- * ssh argv builder, the supervisor, the observers — only ever reads it.
+ * ssh argv builder, the supervisor, the observers — only ever reads it. Optional fields are left
+ * out, never set to undefined: a reload compares specs with isDeepStrictEqual.
  */
 import { bracket } from '../net/address.js';
 

@@ -3,19 +3,12 @@
  * ISO 8601 (UTC), durations are seconds, as in the metrics. The status page, `autotunnel status`
  * and `autotunnel health` read these same shapes.
  */
-import type { CauseCode, CauseKind } from '../ssh/causes.js';
+import type { Cause, CauseCode } from '../ssh/causes.js';
 import type { TunnelState } from '../supervisor/events.js';
 import { TIMELINE_BUCKET_MS, type Phase, type Snapshot, type TunnelSnapshot } from './state-store.js';
 
-export interface ApiCause {
-  code: CauseCode;
-  kind: CauseKind;
-  summary: string;
-  hint?: string;
-  /** What ssh printed, verbatim. */
-  line?: string;
-  at: string;
-}
+/** A cause as the tunnel reported it (summary, fix, ssh's own line), and when. */
+export type ApiCause = Cause & { at: string };
 
 export interface ApiTunnel {
   name: string;

@@ -1,5 +1,6 @@
 /** Writes every tunnel event to the log: a state change with its cause, in plain words. */
 import type { TunnelEvent } from '../supervisor/events.js';
+import { formatLogSeconds as seconds } from './format.js';
 import type { Logger } from './logger.js';
 
 export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
@@ -54,9 +55,4 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
       }
     }
   }
-}
-
-function seconds(ms: number | undefined): string {
-  if (ms === undefined) return '?';
-  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -5,7 +5,7 @@
  * as per-minute totals, not as a list of transitions a flapping tunnel would grow without end.
  */
 import type { Cause, CauseCode } from '../ssh/causes.js';
-import type { StateChange, TunnelEvent, TunnelState } from '../supervisor/events.js';
+import { compact, type StateChange, type TunnelEvent, type TunnelState } from '../supervisor/events.js';
 import { STATE_WORDS, formatDuration } from './format.js';
 
 /** The timeline: one bucket a minute for the last hour. */
@@ -217,7 +217,7 @@ function snapshotOf(e: Entry, now: number): TunnelSnapshot {
   }
   const observed = total.up + total.connecting + total.down;
   const restarts = [...e.restartsByCause.values()].reduce((a, b) => a + b, 0);
-  return {
+  return compact({
     info: e.info,
     state: e.state,
     since: e.since,
@@ -228,15 +228,15 @@ function snapshotOf(e: Entry, now: number): TunnelSnapshot {
     connect: { counts: [...e.connect.counts], sumSeconds: e.connect.sumSeconds, count: e.connect.count },
     timeline,
     timelineStart: (current - TIMELINE_BUCKETS + 1) * TIMELINE_BUCKET_MS,
-    ...(observed > 0 ? { uptimeRatio: total.up / observed } : {}),
-    ...(e.lastCause ? { lastCause: e.lastCause } : {}),
-    ...(e.backoffMs !== undefined ? { backoffMs: e.backoffMs } : {}),
-    ...(e.nextAttemptAt !== undefined ? { nextAttemptAt: e.nextAttemptAt } : {}),
-    ...(e.pid !== undefined ? { pid: e.pid } : {}),
-    ...(e.upSince !== undefined ? { upSince: e.upSince } : {}),
-    ...(e.lastConnectMs !== undefined ? { lastConnectMs: e.lastConnectMs } : {}),
-    ...(e.allocatedPorts?.length ? { allocatedPorts: [...e.allocatedPorts] } : {}),
-  };
+    uptimeRatio: observed > 0 ? total.up / observed : undefined,
+    lastCause: e.lastCause,
+    backoffMs: e.backoffMs,
+    nextAttemptAt: e.nextAttemptAt,
+    pid: e.pid,
+    upSince: e.upSince,
+    lastConnectMs: e.lastConnectMs,
+    allocatedPorts: e.allocatedPorts?.length ? [...e.allocatedPorts] : undefined,
+  });
 }
 
 /** Ready when every required tunnel is up (none required: nothing to wait for). */

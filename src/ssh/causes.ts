@@ -36,7 +36,6 @@ export type CauseCode =
   | 'ssh_stuck'
   | 'handshake_timeout'
   | 'connect_stalled'
-  | 'local_port_not_accepting'
   | 'monitor_failed'
   | 'retry_requested'
   | 'killed'
@@ -78,7 +77,6 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   ssh_stuck: 'transient',
   handshake_timeout: 'transient',
   connect_stalled: 'network',
-  local_port_not_accepting: 'transient',
   monitor_failed: 'network',
   retry_requested: 'transient',
   killed: 'transient',

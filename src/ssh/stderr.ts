@@ -25,9 +25,36 @@ export interface SshLine {
   debug: boolean;
   progress?: SshProgress;
   cause?: Cause;
-  /** Higher wins when one failure prints several lines (a specific reason over "Connection closed"). */
+  /** Higher wins when one failure prints several lines (see PRIORITY). */
   priority?: number;
 }
+
+/**
+ * One failed run often prints several of these lines, the reason first and its consequences
+ * after; the most telling one is the cause. From most to least telling:
+ */
+const PRIORITY = {
+  /** autotunnel's own askpass helper and key agent: they say exactly what went wrong with a secret. */
+  ourSecrets: 33,
+  /** Our own side's reason behind a refusal: a key ssh could not load is why the server then denies us. */
+  ourReason: 31,
+  /** What the server decided: login refused, host key wrong or unknown, -R port taken. */
+  serverDecision: 30,
+  /** ssh refused its own options: nothing else happened. */
+  badOptions: 29,
+  /** A local listener could not be bound. */
+  localPort: 25,
+  /** The network: refused, unreachable, timed out, keepalives unanswered, DNS. */
+  network: 20,
+  /** "Host key verification failed": the generic line after the specific host-key one. */
+  verificationFailed: 15,
+  /**
+   * The connection dropped before the SSH handshake, or closed later: symptoms of the others,
+   * the reason only when nothing else was said.
+   */
+  closedEarly: 12,
+  closed: 10,
+} as const;
 
 interface Rule {
   re: RegExp;
@@ -38,43 +65,49 @@ interface Rule {
 
 const RULES: Rule[] = [
   // Lines of autotunnel's own: its askpass helper (through ssh's stderr) and its key agent.
-  { re: /^autotunnel-askpass: refused to answer (".*"): (.*)$/, code: 'prompt_refused', priority: 32,
+  { re: /^autotunnel-askpass: refused to answer (".*"): (.*)$/, code: 'prompt_refused', priority: PRIORITY.ourSecrets,
     summary: (m) => `ssh asked ${m[1]}, which autotunnel does not answer: ${m[2]}` },
-  { re: /^autotunnel: the passphrase does not open (.*)$/, code: 'key_passphrase_wrong', priority: 33,
+  { re: /^autotunnel: the passphrase does not open (.*)$/, code: 'key_passphrase_wrong', priority: PRIORITY.ourSecrets,
     summary: (m) => `the passphrase does not open ${m[1]}` },
-  { re: /^autotunnel: cannot read the (?:password|key passphrase): (.*)$/, code: 'secret_unreadable', priority: 33,
+  { re: /^autotunnel: cannot read the (?:password|key passphrase): (.*)$/, code: 'secret_unreadable', priority: PRIORITY.ourSecrets,
     summary: (m) => `the secret cannot be read: ${m[1]}` },
-  { re: /^autotunnel: (ssh-agent|ssh-add|ssh-keygen) failed: (.*)$/, code: 'spawn_failed', priority: 33,
+  { re: /^autotunnel: (ssh-agent|ssh-add|ssh-keygen) failed: (.*)$/, code: 'spawn_failed', priority: PRIORITY.ourSecrets,
     summary: (m) => `autotunnel's key agent could not take the key: ${m[1]} failed: ${m[2]}` },
-  { re: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed/, code: 'host_key_changed', priority: 30,
+  { re: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed/, code: 'host_key_changed', priority: PRIORITY.serverDecision,
     summary: () => "the server's host key has changed since it was trusted: connection refused (this is what a man-in-the-middle attack looks like)" },
-  { re: /No (\S+) host key is known for (\S+)/, code: 'host_key_unknown', priority: 30,
+  { re: /No (\S+) host key is known for (\S+)/, code: 'host_key_unknown', priority: PRIORITY.serverDecision,
     summary: (m) => `the server's ${m[1]} host key is not in the known_hosts file, and unknown keys are refused` },
-  { re: /Permission denied \(([^)]*)\)|Too many authentication failures/, code: 'permission_denied', priority: 30,
+  { re: /Permission denied \(([^)]*)\)|Too many authentication failures/, code: 'permission_denied', priority: PRIORITY.serverDecision,
     summary: (m) => `the server refused to log us in (permission denied${m[1] ? `, tried: ${m[1]}` : ''})` },
-  { re: /remote port forwarding failed for listen (?:port (\d+)|path (\S+))/, code: 'remote_forward_failed', priority: 30,
+  { re: /remote port forwarding failed for listen (?:port (\d+)|path (\S+))/, code: 'remote_forward_failed', priority: PRIORITY.serverDecision,
     summary: (m) => `the server could not listen on ${m[1] ? `port ${m[1]}` : m[2]} for the -R forward` },
-  { re: /bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)|Could not request local forwarding/, code: 'local_port_in_use', priority: 25,
-    summary: (m) => `local port ${m[2] ?? m[3] ?? ''} is already in use`.replace('port  is', 'port is') },
-  { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: 31,
+  { re: /bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)|Could not request local forwarding/, code: 'local_port_in_use', priority: PRIORITY.localPort,
+    summary: (m) => {
+      const port = m[2] ?? m[3];
+      return port ? `local port ${port} is already in use` : 'local port is already in use';
+    } },
+  { re: /UNPROTECTED PRIVATE KEY FILE|Load key "([^"]*)": (.*)/, code: 'key_file_rejected', priority: PRIORITY.ourReason,
     summary: (m) => (m[1] ? `ssh could not load the private key ${m[1]}: ${m[2]}` : 'ssh refused the private key file: its permissions are too open') },
-  { re: /Bad configuration option: (.*)|command-line line \d+: (.*)|Unsupported option|Bad port|Bad (?:local|remote|dynamic) forwarding specification/, code: 'ssh_option_rejected', priority: 29,
+  { re: /Bad configuration option: (.*)|command-line line \d+: (.*)|Unsupported option|Bad port|Bad (?:local|remote|dynamic) forwarding specification/, code: 'ssh_option_rejected', priority: PRIORITY.badOptions,
     summary: (m) => `ssh rejected its options: ${m[1] ?? m[2] ?? m[0]}` },
-  { re: /^Timeout, server (\S+) not responding/, code: 'keepalive_timeout', priority: 20,
+  { re: /^Timeout, server (\S+) not responding/, code: 'keepalive_timeout', priority: PRIORITY.network,
     summary: (m) => `the server ${m[1]} stopped answering keepalives: the link went dead` },
-  { re: /Could not resolve hostname (\S+?):? (.*)/, code: 'dns_failure', priority: 20,
+  { re: /Could not resolve hostname (\S+?):? (.*)/, code: 'dns_failure', priority: PRIORITY.network,
     summary: (m) => `the server's name ${m[1]} could not be resolved (${m[2]})` },
-  { re: /connect to host (\S+) port (\d+): Connection refused/, code: 'connection_refused', priority: 20,
+  { re: /connect to host (\S+) port (\d+): Connection refused/, code: 'connection_refused', priority: PRIORITY.network,
     summary: (m) => `the server ${m[1]} refused the connection on port ${m[2]}: nothing is listening there (is sshd running?)` },
-  { re: /connect to host (\S+) port (\d+): (No route to host|Network is unreachable)/, code: 'no_route', priority: 20,
+  { re: /connect to host (\S+) port (\d+): (No route to host|Network is unreachable)/, code: 'no_route', priority: PRIORITY.network,
     summary: (m) => `the server ${m[1]} cannot be reached: ${m[3]!.toLowerCase()}` },
-  { re: /connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out during banner exchange|Connection to (\S+) port (\d+) timed out/, code: 'connect_timeout', priority: 20,
-    summary: (m) => `no answer from the server ${m[1] ?? m[3] ?? ''} within the connect timeout: it is down or the path to it drops packets`.replace('server  within', 'server within') },
-  { re: /Host key verification failed/, code: 'host_key_rejected', priority: 15,
+  { re: /connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out during banner exchange|Connection to (\S+) port (\d+) timed out/, code: 'connect_timeout', priority: PRIORITY.network,
+    summary: (m) => {
+      const host = m[1] ?? m[3];
+      return `no answer from the server${host ? ` ${host}` : ''} within the connect timeout: it is down or the path to it drops packets`;
+    } },
+  { re: /Host key verification failed/, code: 'host_key_rejected', priority: PRIORITY.verificationFailed,
     summary: () => "the server's host key could not be verified" },
-  { re: /kex_exchange_identification: (.*)/, code: 'connection_dropped', priority: 12,
+  { re: /kex_exchange_identification: (.*)/, code: 'connection_dropped', priority: PRIORITY.closedEarly,
     summary: (m) => `the server closed the connection before the SSH handshake (${m[1]}): sshd drops connections when too many arrive at once (its MaxStartups) or from an address it penalises (PerSourcePenalties), or is restarting` },
-  { re: /Connection (?:closed|reset) by (?:remote host|(\S+) port \d+)|Connection to (\S+) closed by remote host|send disconnect: (Broken pipe|Connection reset by peer)|Received disconnect from (\S+)[^:]*:\d+: (.*)/, code: 'connection_closed', priority: 10,
+  { re: /Connection (?:closed|reset) by (?:remote host|(\S+) port \d+)|Connection to (\S+) closed by remote host|send disconnect: (Broken pipe|Connection reset by peer)|Received disconnect from (\S+)[^:]*:\d+: (.*)/, code: 'connection_closed', priority: PRIORITY.closed,
     summary: (m) => (m[5] ? `the server closed the connection: ${m[5]}` : 'the server closed the connection') },
 ];
 

@@ -8,7 +8,7 @@
 import { describeForward, type Forward, type TunnelSpec } from '../config/spec.js';
 import { isLoopback } from '../net/address.js';
 import type { Emitter, TunnelEvent } from './events.js';
-import type { ProbeTcp } from './ports.js';
+import type { ProbeTcp } from './world.js';
 
 /** A connect across the internet answers well within this. */
 export const GATEWAY_PROBE_TIMEOUT_MS = 3_000;

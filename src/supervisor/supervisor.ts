@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
+import { realClock, type Clock } from './world.js';
 import type { Tunnel } from './tunnel.js';
 
 /** A tunnel and what must be undone once it is gone (its private key copy, say). */
@@ -22,7 +23,7 @@ export class Supervisor {
   private readonly tunnels = new Map<string, Supervised & { unsubscribe: () => void }>();
   private started = false;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Pick<Clock, 'now'> = realClock) {}
 
   add(tunnel: Tunnel, cleanup: () => void = () => {}): void {
     if (this.tunnels.has(tunnel.name)) throw new Error(`a tunnel named "${tunnel.name}" already exists`);
@@ -39,7 +40,7 @@ export class Supervisor {
     await entry.tunnel.stop();
     entry.unsubscribe();
     entry.cleanup();
-    this.events.emit({ type: 'removed', tunnel: name, at: this.now() });
+    this.events.emit({ type: 'removed', tunnel: name, at: this.clock.now() });
   }
 
   /**
@@ -49,19 +50,17 @@ export class Supervisor {
   async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
     const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [] };
     const wanted = new Map(specs.map((s) => [s.name, s]));
-    // Stopped together: each may take up to a second if its ssh ignores SIGTERM.
     result.removed = [...this.tunnels.keys()].filter((name) => !wanted.has(name));
-    await Promise.all(result.removed.map((name) => this.remove(name)));
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
-      if (existing && sameTunnel(existing.tunnel.spec, spec)) {
-        result.unchanged.push(spec.name);
-        continue;
-      }
-      if (existing) {
-        result.changed.push(spec.name);
-        await this.remove(spec.name);
-      } else result.added.push(spec.name);
+      if (!existing) result.added.push(spec.name);
+      else if (sameTunnel(existing.tunnel.spec, spec)) result.unchanged.push(spec.name);
+      else result.changed.push(spec.name);
+    }
+    // Removed and changed ones stop together: each may take up to a second if its ssh ignores SIGTERM.
+    await Promise.all([...result.removed, ...result.changed].map((name) => this.remove(name)));
+    for (const spec of specs) {
+      if (result.unchanged.includes(spec.name)) continue;
       const built = build(spec);
       this.add(built.tunnel, built.cleanup);
     }

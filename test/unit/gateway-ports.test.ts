@@ -6,7 +6,7 @@ import { Emitter, type TunnelEvent } from '../../src/supervisor/events.js';
 import { spawnAfter } from '../../src/adapters/prepared-spawn.js';
 import type { Forward, TunnelSpec } from '../../src/config/spec.js';
 import { flush, testSpec } from './fakes.js';
-import type { SshExit, SshProcess } from '../../src/supervisor/ports.js';
+import type { SshExit, SshProcess } from '../../src/supervisor/world.js';
 
 const spec = (forwards: Forward[]): TunnelSpec => testSpec('t', forwards, { user: 'u', host: 'vps', port: 22 });
 const up = (allocatedPorts?: number[]): TunnelEvent => ({ type: 'state', tunnel: 't', at: 0, from: 'connecting', to: 'up', attempt: 1, ...(allocatedPorts ? { allocatedPorts } : {}) });

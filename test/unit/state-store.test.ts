@@ -215,7 +215,7 @@ describe('StateStore fed by a real Tunnel (fake clock and ssh)', () => {
     const clock = new FakeClock();
     const spawner = new FakeSpawner();
     const tunnel = fakeTunnel('r1', clock, spawner);
-    const supervisor = new Supervisor(() => clock.now());
+    const supervisor = new Supervisor(clock);
     supervisor.add(tunnel);
     const store = new StateStore({ now: () => clock.now(), initial: [{ name: 'r1', required: true, state: 'starting', since: clock.now() }], lookup: () => undefined });
     supervisor.events.on((e) => store.apply(e));
