@@ -5,6 +5,7 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
@@ -29,7 +30,12 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
- * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
+ * reaches a disk. A SIGKILLed run cannot remove its own, so each start sweeps what dead runs
+ * left (sweepOrphanedRuntimeDirs). Whether the maker of a directory still runs is asked of the
+ * directory itself: it holds a socket its maker listens on (ALIVE), which answers from any pid or
+ * network namespace. A pid in the name would not do: a process in another pid namespace (a
+ * container sharing /tmp, a benchmark lane) is invisible here, and a live one's directory was
+ * swept away under it — its ssh could then bind nothing there.
  */
 export function makeRuntimeDir(): string {
   const tried: string[] = [];
@@ -38,6 +44,9 @@ export function makeRuntimeDir(): string {
       accessSync(base, constants.W_OK);
       const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
       chmodSync(dir, 0o700);
+      const beacon = createServer().on('error', () => {}).listen(join(dir, ALIVE));
+      beacon.unref();
+      beacons.set(dir, beacon);
       return dir;
     } catch (e) {
       tried.push(`${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
@@ -51,39 +60,74 @@ export function makeRuntimeDir(): string {
   }]);
 }
 
+/** The socket a runtime directory's maker listens on while it runs. */
+const ALIVE = 'alive.sock';
+/**
+ * The listening sockets of the directories this process made: the one piece of process-wide
+ * state here, as they are OS resources that removeRuntimeDir must close.
+ */
+const beacons = new Map<string, Server>();
+/** A directory without a beacon (made by an older version, or being made) is left this long. */
+const NO_BEACON_GRACE_MS = 60_000;
+const BEACON_TIMEOUT_MS = 1_000;
+
+/** Removes a directory made by makeRuntimeDir, and stops answering for it. */
+export function removeRuntimeDir(dir: string): void {
+  beacons.get(dir)?.close();
+  beacons.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** Where private copies may go, best first: memory (/dev/shm), the user's runtime dir, the temp dir. */
 export function runtimeBases(): string[] {
   return [...new Set(['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()].filter((b): b is string => Boolean(b)))];
 }
 
-/**
- * Removes what SIGKILLed runs left in every place a copy may be; run at every start, before this
- * run has made anything. A dir carrying our own pid is then an orphan too: a restarted container
- * gives autotunnel the same pid every time, and its /tmp may outlive the process.
- */
-export function sweepOrphanedRuntimeDirs(): void {
-  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
+/** Removes what SIGKILLed runs left in every place a copy may be; run at every start. */
+export async function sweepOrphanedRuntimeDirs(): Promise<void> {
+  for (const base of runtimeBases()) await removeOrphanedRuntimeDirs(base);
 }
 
-/** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
-export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
+/** Removes the directories in `base` whose maker no longer runs (see makeRuntimeDir). */
+export async function removeOrphanedRuntimeDirs(base: string): Promise<void> {
   let entries: string[];
   try {
     entries = readdirSync(base);
   } catch {
     return;
   }
-  for (const name of entries) {
+  await Promise.all(entries.map(async (name) => {
     const m = /^autotunnel-(\d+)-/.exec(name);
-    const pid = Number(m?.[1]);
-    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
+    const path = join(base, name);
+    if (!m || beacons.has(path)) return;
     try {
-      const path = join(base, name);
-      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
+      const st = statSync(path);
+      if (st.uid !== process.getuid?.()) return;
+      const alive = await answers(join(path, ALIVE));
+      // No beacon: an older version's directory (judged by its pid, in this namespace), or one
+      // being made this very moment (left alone while young).
+      const orphan = alive === undefined ? Date.now() - st.mtimeMs > NO_BEACON_GRACE_MS && !processExists(Number(m[1])) : !alive;
+      if (orphan) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone already, or not ours
     }
-  }
+  }));
+}
+
+/** true: someone listens; false: the socket is there but nobody listens (its maker died); undefined: no socket. */
+function answers(socketPath: string): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const c = connect(socketPath);
+    const done = (v: boolean | undefined) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(v);
+    };
+    // A listener too busy to accept is alive.
+    const timer = setTimeout(() => done(true), BEACON_TIMEOUT_MS);
+    c.once('connect', () => done(true));
+    c.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? false : e.code === 'ENOENT' ? undefined : true));
+  });
 }
 
 function processExists(pid: number): boolean {
@@ -131,7 +175,7 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
   let runtimeDir: string | undefined;
   const runtime = () => (runtimeDir ??= makeRuntimeDir());
   const cleanup = () => {
-    if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+    if (runtimeDir) removeRuntimeDir(runtimeDir);
     runtimeDir = undefined;
   };
 

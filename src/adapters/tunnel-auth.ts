@@ -11,7 +11,7 @@ import type { SshFiles } from '../ssh/argv.js';
 import type { SpawnSsh } from '../supervisor/world.js';
 import { askpassEnv, writeSecretFile } from './askpass.js';
 import { KeyAgent, type EnsureResult } from './ssh-agent.js';
-import { makeRuntimeDir } from './ssh-files.js';
+import { makeRuntimeDir, removeRuntimeDir } from './ssh-files.js';
 import { spawnAfter, type Preparation } from './prepared-spawn.js';
 import { findExecutable } from './ssh-process.js';
 
@@ -137,7 +137,7 @@ export function prepareTunnelAuth(spec: TunnelSpec, files: SshFiles, setpriv: st
     },
     cleanup: () => {
       agent?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      removeRuntimeDir(dir);
     },
   };
 }

@@ -9,7 +9,7 @@ import { readConfigFile } from './run-config.js';
 import { realFacts } from '../adapters/files.js';
 import { preflight } from './preflight.js';
 
-export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): number {
+export async function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const settings = parseSettings(env);
   const stateDir = settings.stateDir ?? defaultStateDir(env);
   let specs: TunnelSpec[];
@@ -27,7 +27,7 @@ export function runCheck(file: string | undefined, env: NodeJS.ProcessEnv): numb
     source = 'environment (SSH_* variables): 1 tunnel';
   }
   // Everything a start would refuse about this machine, refused here too.
-  preflight(settings, env, specs, { sweep: false });
+  await preflight(settings, env, specs, { sweep: false });
   const out: string[] = [`configuration is valid — ${source}`];
   for (const w of warnings) out.push(`warning: ${w}`);
   for (const spec of specs) {

@@ -28,6 +28,11 @@ Usage:
   autotunnel health [--live]      exit 0 when every required tunnel is up, else 1, with one
                                   line saying why; for a container HEALTHCHECK or a
                                   Kubernetes exec probe (--live: only whether it runs)
+  autotunnel stop|start|restart NAME
+                                  one tunnel of the running autotunnel (needs the control
+                                  token: AUTOTUNNEL_CONTROL_TOKEN_FILE or --token-file)
+  autotunnel notify-test [-c FILE]
+                                  one test message to each notification receiver
   autotunnel demo [-L|-R|-D]      a throwaway sshd on loopback, a tunnel through it, a killed
                                   ssh client and a restarted server, and the recovery
   autotunnel COMMAND --help       help for one command
@@ -126,6 +131,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'health': {
       const { runHealth } = await import('./health.js');
       return runHealth(rest, env);
+    }
+    case 'start':
+    case 'stop':
+    case 'restart': {
+      const { runControl } = await import('./control.js');
+      return runControl(command, rest, env);
+    }
+    case 'notify-test': {
+      const { runNotifyTest, NOTIFY_TEST_HELP } = await import('./notify-test.js');
+      const file = configFileArg('notify-test', rest, env, NOTIFY_TEST_HELP);
+      if (file === 'help') return printHelp(NOTIFY_TEST_HELP);
+      return runNotifyTest(file, env);
     }
     case '-h':
     case '--help':

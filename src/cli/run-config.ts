@@ -3,7 +3,7 @@
  * when the file changes. An invalid new file is refused and the running tunnels keep running.
  */
 import { createHash } from 'node:crypto';
-import { MAX_CONFIG_BYTES, MAX_SECRET_BYTES, UnreadableFileError, readBoundedText } from '../adapters/bounded-read.js';
+import { MAX_CONFIG_BYTES, UnreadableFileError, readBoundedText, readSecretFile } from '../adapters/bounded-read.js';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import { parseSettings } from '../config/settings.js';
@@ -19,6 +19,7 @@ import { preflight } from './preflight.js';
 import { supervise } from './supervise.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
+import { readOperateSettings } from './operate.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
@@ -33,15 +34,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
         : `cannot be read (${code ?? String(e)})`,
     }]);
   }
-  const readText = (p: string) => {
-    try {
-      return readBoundedText(p, MAX_SECRET_BYTES);
-    } catch (e) {
-      // The reader reports `code`: say what is wrong with the file in its words.
-      throw e instanceof UnreadableFileError ? Object.assign(new Error(e.message), { code: e.message }) : e;
-    }
-  };
-  const config = parseConfigFile(file, text, { fileInfo, readText, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
+  const config = parseConfigFile(file, text, { fileInfo, readText: readSecretFile, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
   return { config, digest: createHash('sha256').update(text).digest('hex') };
 }
 
@@ -49,7 +42,9 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const settings = parseSettings(env);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
-  const { http, tools } = preflight(settings, env, config.tunnels, { sweep: true });
+  const { http, tools } = await preflight(settings, env, config.tunnels, { sweep: true });
+  // notify: and control: are read once, at start (a reload changes tunnels only).
+  const operate = readOperateSettings(env, config);
   config.warnings.forEach((w) => logger.log('warn', w));
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
@@ -106,6 +101,6 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   };
   const stopWatching = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
 
-  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
+  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') }, operate, rebuild: build });
 }
 

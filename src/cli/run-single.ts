@@ -10,6 +10,7 @@ import { preflight } from './preflight.js';
 import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import type { LifecycleHooks } from './lifecycle.js';
 import { supervise } from './supervise.js';
+import { readOperateSettings } from './operate.js';
 
 export interface SingleRun {
   spec: TunnelSpec;
@@ -30,21 +31,24 @@ export interface SingleRun {
 export async function runSingle(run: SingleRun): Promise<number> {
   const { spec, logger, settings } = run;
   // Before anything is created (key copies): a bad setting stops us with nothing to undo.
-  const { http, tools } = preflight(settings, run.env, [spec], { sweep: true });
+  const { http, tools } = await preflight(settings, run.env, [spec], { sweep: true });
+  const operate = readOperateSettings(run.env);
   run.notices.forEach((m) => logger.log('info', m, { tunnel: spec.name }));
   run.warnings.forEach((m) => logger.log('warn', m, { tunnel: spec.name }));
   const cure = staleListenerCure(readCureFacts(tools.ss));
   reportStaleListenerCure([spec], cure, logger);
-  const built = buildTunnel(spec, {
-    cure,
-    tools,
-    stateDir: settings.stateDir ?? defaultStateDir(run.env),
-    stateDirExplicit: settings.stateDir !== undefined,
-    logger,
-    ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
-  });
+  const build = (s: TunnelSpec) =>
+    buildTunnel(s, {
+      cure,
+      tools,
+      stateDir: settings.stateDir ?? defaultStateDir(run.env),
+      stateDirExplicit: settings.stateDir !== undefined,
+      logger,
+      ...(run.probeMonitor ? { probeMonitor: run.probeMonitor } : {}),
+    });
+  const built = build(spec);
   const supervisor = new Supervisor();
   supervisor.add(built.tunnel, built.cleanup);
   run.onSupervisor?.(supervisor);
-  return supervise(supervisor, { http, logger, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
+  return supervise(supervisor, { http, logger, operate, rebuild: build, ...(run.cleanup ? { cleanup: run.cleanup } : {}), ...(run.hooks ? { hooks: run.hooks } : {}) });
 }

@@ -4,7 +4,7 @@
  * --generate-key PATH, makes an ed25519 key pair first (ssh-keygen, mode 0600) and uses it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../config/errors.js';
@@ -13,7 +13,7 @@ import { parseSshCommandLine } from '../config/ssh-command-line.js';
 import { readSecret, withoutSecrets } from '../config/secrets.js';
 import type { TunnelSpec } from '../config/spec.js';
 import { askpassEnv, writeSecretFile } from '../adapters/askpass.js';
-import { makeRuntimeDir } from '../adapters/ssh-files.js';
+import { makeRuntimeDir, removeRuntimeDir } from '../adapters/ssh-files.js';
 import { findExecutable } from '../adapters/ssh-process.js';
 import { serverSetupText } from '../ssh/server-setup.js';
 import { MissingSshError } from './wiring.js';
@@ -102,7 +102,7 @@ function publicKeyOf(spec: TunnelSpec, env: NodeJS.ProcessEnv): string {
     const said = (e as { stderr?: Buffer }).stderr?.toString().trim().split('\n').at(-1) ?? String(e);
     throw new ConfigError([{ where: `the key of tunnel ${spec.name}`, value: key, expected: `ssh-keygen cannot read its public half (${said}); put the public key next to it as ${key}.pub` }]);
   } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) removeRuntimeDir(dir);
   }
 }
 

@@ -26,6 +26,8 @@ import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
 import { checkConflicts, type Origin } from './conflicts.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
+import { readCheck, readControl, readNotify } from './file-operate.js';
+import type { NotifyReceiver } from './notify-settings.js';
 import { unbracket } from '../net/address.js';
 import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem } from './field-checks.js';
 import { fileServerAuth } from './secrets.js';
@@ -45,11 +47,15 @@ export interface FileConfig {
   tunnels: TunnelSpec[];
   maxHandshakes: number;
   warnings: string[];
+  /** `notify:` receivers. */
+  notify: NotifyReceiver[];
+  /** `control.token_file`, not yet read. */
+  control?: { file: string; origin: string };
 }
 
-const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
+const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes', 'notify', 'control'];
 const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
-const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
+const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required', 'enabled', 'check', 'ready_requires_target'];
 const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'key_passphrase_file', 'password_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
@@ -77,7 +83,13 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   let maxHandshakes = DEFAULT_MAX_HANDSHAKES;
   const defaults: Defaults = { server: {} };
   const tunnels: Array<{ spec: TunnelSpec; origin: Origin }> = [];
+  let notify: NotifyReceiver[] = [];
+  let control: FileConfig['control'];
   if (top) {
+    const n = top.get('notify');
+    if (n) notify = readNotify(r, n.value, facts.readText);
+    const c = top.get('control');
+    if (c) control = readControl(r, c.value);
     const mh = top.get('max_handshakes');
     if (mh) maxHandshakes = r.int(mh.value, 'max_handshakes', 1, 1000, 'expected a whole number from 1 to 1000 (handshakes at once per server)') ?? maxHandshakes;
     const d = top.get('defaults');
@@ -101,7 +113,7 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   if (r.problems.length === 0) checkConflicts(r, tunnels);
   // A problem in defaults is found once per tunnel inheriting it: report it once.
   if (r.problems.length) throw new ConfigError([...new Map(r.problems.map((p) => [formatProblem(p), p])).values()]);
-  return { tunnels: tunnels.map((t) => t.spec), maxHandshakes, warnings: [...new Set(r.warnings)] };
+  return { tunnels: tunnels.map((t) => t.spec), maxHandshakes, warnings: [...new Set(r.warnings)], notify, ...(control ? { control } : {}) };
 }
 
 /** `path` names the block in problems ("tunnels[2] (db).server"), `name` in fix texts ("tunnels[2].server"). */
@@ -157,6 +169,12 @@ function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, d
   const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, timeoutPath, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
   const requiredEntry = m.get('required');
   const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
+  const enabledEntry = m.get('enabled');
+  const enabled = enabledEntry ? r.bool(enabledEntry.value, `${label}.enabled`) : true;
+  const checkEntry = m.get('check');
+  const check = checkEntry ? readCheck(r, checkEntry.value, `${label}.check`, forwards) : undefined;
+  const rrtEntry = m.get('ready_requires_target');
+  const readyRequiresTarget = rrtEntry ? r.bool(rrtEntry.value, `${label}.ready_requires_target`) : false;
 
   if (r.problems.length > before || !server || name === undefined) return undefined;
   const settingNames: SettingNames = { ...serverSettingNames(fields, `${path}.server`), localPort: localNames.join(' or ') || `${path}.forwards` };
@@ -170,6 +188,10 @@ function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, d
     backoff: backoff!,
     required: required!,
     settingNames,
+    // Only when set: a spec without them stays equal to one read before these fields existed.
+    ...(enabled === false ? { enabled: false } : {}),
+    ...(check ? { check } : {}),
+    ...(readyRequiresTarget ? { readyRequiresTarget: true } : {}),
   };
   return { spec, origin: { name: nameEntry!.value!, forwards: forwardNodes } };
 }

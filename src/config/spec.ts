@@ -132,6 +132,19 @@ export interface TunnelSpec {
   monitor?: MonitorSpec;
   /** How the user wrote each setting (for fix texts); not part of what the tunnel does. */
   settingNames: SettingNames;
+  /** false: defined but never started (state "disabled") until `autotunnel start NAME`. */
+  enabled?: boolean;
+  /** An active test of the target through a local forward (`check: {tcp: true, every: 30s}`). */
+  check?: TargetCheckSpec;
+  /** Readiness also waits for the last forwarded connection to have reached the target. */
+  readyRequiresTarget?: boolean;
+}
+
+export interface TargetCheckSpec {
+  /** Connect through each -L forward this often; ssh's answer tells whether the target was reached. */
+  everyMs: number;
+  /** For -D forwards: where to ask the SOCKS proxy to connect. */
+  socksTarget?: { host: string; port: number };
 }
 
 /** The user's extra ssh options and what they change, read once by the config source. */

@@ -15,6 +15,12 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
     case 'notice':
       logger.log(e.level, e.message, { tunnel: e.tunnel, ...e.fields });
       return;
+    case 'target':
+      // Once per change: a target that keeps refusing is counted in the metrics, not logged per connection.
+      if (!e.changed) return;
+      if (e.ok) logger.log('info', 'up, target reachable again: a forwarded connection reached it', { tunnel: e.tunnel, target: 'reachable' });
+      else logger.log('warn', `up, target unreachable: ${e.summary}; the link is fine, so ssh is not restarted`, { tunnel: e.tunnel, target: 'unreachable', ssh_said: e.line });
+      return;
     case 'state': {
       const base = { tunnel: e.tunnel, state: e.to, from: e.from };
       switch (e.to) {
@@ -48,7 +54,10 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
           logger.log('info', 'stopping', base);
           return;
         case 'stopped':
-          logger.log('info', 'stopped', base);
+          logger.log('info', e.cause?.code === 'stopped_by_request' ? `stopped: ${e.cause.summary}` : 'stopped', { ...base, ...(e.cause ? { cause: e.cause.code } : {}) });
+          return;
+        case 'disabled':
+          logger.log('info', 'disabled (enabled: false): defined but not started', base);
           return;
         case 'starting':
           return;

@@ -9,6 +9,7 @@ export const STATE_WORDS: Record<TunnelState, string> = {
   backoff: 'down',
   stopping: 'stopping',
   stopped: 'stopped',
+  disabled: 'disabled',
 };
 
 /**

@@ -65,6 +65,12 @@ export function renderMetrics(snapshot: Snapshot, build: BuildInfo, proc: Proces
     per('autotunnel_tunnel_backoff_seconds', 'gauge', 'The wait before the next attempt while the tunnel is down; 0 otherwise.', (t) => [
       { labels: { tunnel: t.info.name }, value: t.state === 'backoff' ? (t.backoffMs ?? 0) / 1000 : 0 },
     ]),
+    per('autotunnel_tunnel_target_errors_total', 'counter', 'Forwarded connections whose target could not be reached (ssh said so; the link stays up).', (t) => [
+      { labels: { tunnel: t.info.name }, value: t.target.errors },
+    ]),
+    per('autotunnel_tunnel_target_reachable', 'gauge', '0 when the last forwarded connection could not reach the target; 1 when it did, or before any.', (t) => [
+      { labels: { tunnel: t.info.name }, value: t.target.reachable === false ? 0 : 1 },
+    ]),
     { name: 'process_start_time_seconds', type: 'gauge', help: 'Start time of the process since unix epoch in seconds.', samples: [{ labels: {}, value: proc.startTimeSeconds }] },
     { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.', samples: [{ labels: {}, value: proc.residentMemoryBytes }] },
   ];

@@ -38,6 +38,7 @@ export type CauseCode =
   | 'connect_stalled'
   | 'monitor_failed'
   | 'retry_requested'
+  | 'stopped_by_request'
   | 'killed'
   | 'exited'
   | 'spawn_failed'
@@ -78,6 +79,7 @@ export const CAUSE_KIND: Record<CauseCode, CauseKind> = {
   handshake_timeout: 'transient',
   connect_stalled: 'network',
   monitor_failed: 'network',
+  stopped_by_request: 'transient',
   retry_requested: 'transient',
   killed: 'transient',
   exited: 'transient',

@@ -67,6 +67,25 @@ export class Supervisor {
     return result;
   }
 
+  /**
+   * Puts a fresh tunnel in the place of one of the same name (to start a stopped or disabled
+   * one again): the old one is stopped and cleaned up, and observers see one tunnel throughout.
+   */
+  async replace(built: Supervised, opts: { evenIfDisabled?: boolean } = {}): Promise<void> {
+    const name = built.tunnel.name;
+    const old = this.tunnels.get(name);
+    // Swapped at once, so a reload running meanwhile never finds the name missing (and adds a second ssh).
+    const unsubscribe = built.tunnel.events.on((e) => this.events.emit(e));
+    this.tunnels.set(name, { ...built, unsubscribe });
+    if (old) {
+      await old.tunnel.stop();
+      old.unsubscribe();
+      old.cleanup();
+    }
+    // Started once the old ssh is gone (its ports are free); a reload may have replaced it meanwhile.
+    if (this.started && this.tunnels.get(name)?.tunnel === built.tunnel) built.tunnel.start(opts);
+  }
+
   startAll(): void {
     this.started = true;
     for (const { tunnel } of this.tunnels.values()) tunnel.start();

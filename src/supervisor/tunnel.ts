@@ -8,7 +8,7 @@
  * with it. The outside world is injected (world.ts): tested on a fake clock.
  */
 import type { TunnelSpec } from '../config/spec.js';
-import { makeCause, withHint, type HintContext } from '../ssh/causes.js';
+import { makeCause, withHint, type Cause, type HintContext } from '../ssh/causes.js';
 import { parseSshLine, type SshProgress } from '../ssh/stderr.js';
 import { Attempt, exitCause } from './attempt.js';
 import { retryDelayMs } from './backoff.js';
@@ -97,8 +97,14 @@ export class Tunnel {
     return this.attempt && !this.attempt.exited ? this.attempt.process.pid : undefined;
   }
 
-  start(): void {
+  /** Starts connecting; a tunnel with `enabled: false` goes to "disabled" unless `evenIfDisabled`. */
+  start(opts: { evenIfDisabled?: boolean } = {}): void {
     if (this.current !== 'starting') return;
+    if (this.spec.enabled === false && !opts.evenIfDisabled) {
+      this.stopPromise = Promise.resolve();
+      this.setState('disabled', {});
+      return;
+    }
     this.connect();
   }
 
@@ -114,23 +120,27 @@ export class Tunnel {
     }
   }
 
-  /** Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone. */
-  stop(): Promise<void> {
+  /**
+   * Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone.
+   * `cause` says why when it is not the process ending (`autotunnel stop NAME`).
+   */
+  stop(cause?: Cause): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.endWait();
     this.reachability.leave();
     this.cancelQueue?.();
     this.cancelQueue = undefined;
     const attempt = this.attempt;
-    this.setState('stopping', {});
+    const why = cause ? { cause } : {};
+    this.setState('stopping', why);
     this.stopPromise = new Promise<void>((resolve) => {
       if (!attempt || attempt.exited) {
-        this.setState('stopped', {});
+        this.setState('stopped', why);
         resolve();
         return;
       }
       attempt.stop(() => {
-        this.setState('stopped', {});
+        this.setState('stopped', why);
         resolve();
       });
     });
