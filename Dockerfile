@@ -4,16 +4,26 @@
 #   podman build --format docker -t autotunnel .          # docker format keeps the HEALTHCHECK
 #   podman build --format docker --build-arg BASE_IMAGE=localhost/autotunnel-base:node24-bookworm -t autotunnel .
 #
+# Multi-arch (linux/amd64 and linux/arm64; the README has the podman manifest commands):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t NAME --push .
+#
 # BASE_IMAGE is any Debian bookworm image with Node in /usr/local (the official node image's
 # layout). Without a registry, container/build-base.sh builds one from Debian's mirror and the
 # npm registry. Node 24: the LTS line with the longest support left (to April 2028).
 ARG BASE_IMAGE=docker.io/library/node:24-bookworm-slim
+# BUILD_IMAGE compiles the JavaScript, on the build machine's own architecture: the output has
+# no native code, so every architecture's image gets the same files, compiled once and never
+# under emulation. The official image is multi-arch, so BASE_IMAGE serves for both; with
+# single-architecture local bases, name the build machine's here
+# (--build-arg BUILD_IMAGE=localhost/autotunnel-base:node24-bookworm).
+ARG BUILD_IMAGE=${BASE_IMAGE}
 # The image's own user (numeric in USER, so that Kubernetes' runAsNonRoot can check it).
 ARG APP_UID=10001
 
 # ---------------------------------------------------------------------------------------------
-# build: compile the TypeScript and keep only the production dependencies.
-FROM ${BASE_IMAGE} AS build
+# build: compile the TypeScript and keep only the production dependencies (on the build
+# machine's architecture; see BUILD_IMAGE).
+FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS build
 WORKDIR /src
 # Dependencies first: this layer is reused until package*.json change. Behind a TLS-inspecting
 # proxy, hand npm the proxy's CA without baking it into a layer:

@@ -40,3 +40,15 @@ export function readBoundedText(path: string, maxBytes: number): string {
     closeSync(fd);
   }
 }
+
+/**
+ * A secret file's text (a key's user name, a webhook URL, a control token), bounded; problems
+ * come back as errors whose `code` says what is wrong in words, for "cannot read it (…)".
+ */
+export function readSecretFile(path: string): string {
+  try {
+    return readBoundedText(path, MAX_SECRET_BYTES);
+  } catch (e) {
+    throw e instanceof UnreadableFileError ? Object.assign(new Error(e.message), { code: e.message }) : e;
+  }
+}

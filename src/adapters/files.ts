@@ -34,5 +34,6 @@ export const realFacts = (env: NodeJS.ProcessEnv): EnvFacts => ({
   fileInfo,
   inContainer: detectContainer(env),
   random: Math.random,
+  readText: (path) => readFileSync(path, 'utf8'),
   ...(process.getuid ? { uid: process.getuid() } : {}),
 });

@@ -35,6 +35,8 @@ export interface CureFacts {
   rtoMaxMs?: number;
   /** Path of iproute2's ss, when installed. */
   ss?: string;
+  /** Whether this process runs as root (only root gets a container's added capabilities). */
+  root?: boolean;
 }
 
 /** Which cure applies here, and a sentence for the log saying so (and how to get the faster one). */
@@ -48,7 +50,12 @@ export function staleListenerCure(facts: CureFacts, run: (file: string, args: st
       says: 'after a network outage, a -R port the server still holds for the dead session is freed as soon as the link returns (CAP_NET_ADMIN: the dead connection is aborted)',
     };
   }
-  const how = 'give autotunnel CAP_NET_ADMIN (compose: cap_add: [NET_ADMIN]; docker run --cap-add NET_ADMIN) with iproute2\'s ss installed, or set net.ipv4.tcp_rto_max_ms=1000 (Linux ≥ 6.15; compose: sysctls: {net.ipv4.tcp_rto_max_ms: 1000}), or ClientAliveInterval on the server';
+  const sysctl = 'set net.ipv4.tcp_rto_max_ms=1000 (Linux ≥ 6.15, per network namespace; compose: sysctls: {net.ipv4.tcp_rto_max_ms: 1000}; docker run --sysctl net.ipv4.tcp_rto_max_ms=1000)';
+  // A capability given to a container reaches root only: a non-root user's processes start
+  // with no effective capabilities, whatever cap_add says.
+  const how = facts.root
+    ? `${sysctl}, or give autotunnel CAP_NET_ADMIN (compose: cap_add: [NET_ADMIN]) with iproute2's ss installed, or set ClientAliveInterval on the server`
+    : `${sysctl}, or set ClientAliveInterval on the server`;
   if (facts.rtoMaxMs !== undefined && facts.rtoMaxMs <= RTO_MAX_USEFUL_MS) {
     return { kind: 'rto-cap', says: `after a network outage, a -R port the server still holds for the dead session is freed within about ${facts.rtoMaxMs} ms of the link returning (net.ipv4.tcp_rto_max_ms=${facts.rtoMaxMs})` };
   }
@@ -72,6 +79,7 @@ export function readCureFacts(ssPath: string | undefined): CureFacts {
     // kernel older than 6.15
   }
   if (ssPath) facts.ss = ssPath;
+  facts.root = process.getuid?.() === 0;
   return facts;
 }
 

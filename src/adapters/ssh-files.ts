@@ -5,17 +5,21 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import type { SshFiles } from '../ssh/argv.js';
-import type { SpawnSsh } from '../supervisor/ports.js';
+import type { SpawnSsh } from '../supervisor/world.js';
 import { ConfigError } from '../config/errors.js';
+import { jumpSshConfig, needsJumpConfig, safeForProxyCommand } from '../ssh/jump.js';
 
 export interface PreparedFiles {
   files: SshFiles;
   notices: string[];
   warnings: string[];
+  /** The tunnel's private 0700 directory (made on first use), for files written after these. */
+  privateDir(): string;
   /** Removes the private copies; safe to call more than once. */
   cleanup(): void;
 }
@@ -29,7 +33,12 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * A private directory for secrets: in memory (/dev/shm) when there is one, so a key copy never
- * reaches a disk. Its name carries our pid, so a later run can remove what a SIGKILLed one left.
+ * reaches a disk. A SIGKILLed run cannot remove its own, so each start sweeps what dead runs
+ * left (sweepOrphanedRuntimeDirs). Whether the maker of a directory still runs is asked of the
+ * directory itself: it holds a socket its maker listens on (ALIVE), which answers from any pid or
+ * network namespace. A pid in the name would not do: a process in another pid namespace (a
+ * container sharing /tmp, a benchmark lane) is invisible here, and a live one's directory was
+ * swept away under it — its ssh could then bind nothing there.
  */
 export function makeRuntimeDir(): string {
   const tried: string[] = [];
@@ -38,6 +47,9 @@ export function makeRuntimeDir(): string {
       accessSync(base, constants.W_OK);
       const dir = mkdtempSync(join(base, `autotunnel-${process.pid}-`));
       chmodSync(dir, 0o700);
+      const beacon = createServer().on('error', () => {}).listen(join(dir, ALIVE));
+      beacon.unref();
+      beacons.set(dir, beacon);
       return dir;
     } catch (e) {
       tried.push(`${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
@@ -51,39 +63,74 @@ export function makeRuntimeDir(): string {
   }]);
 }
 
+/** The socket a runtime directory's maker listens on while it runs. */
+const ALIVE = 'alive.sock';
+/**
+ * The listening sockets of the directories this process made: the one piece of process-wide
+ * state here, as they are OS resources that removeRuntimeDir must close.
+ */
+const beacons = new Map<string, Server>();
+/** A directory without a beacon (made by an older version, or being made) is left this long. */
+const NO_BEACON_GRACE_MS = 60_000;
+const BEACON_TIMEOUT_MS = 1_000;
+
+/** Removes a directory made by makeRuntimeDir, and stops answering for it. */
+export function removeRuntimeDir(dir: string): void {
+  beacons.get(dir)?.close();
+  beacons.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** Where private copies may go, best first: memory (/dev/shm), the user's runtime dir, the temp dir. */
 export function runtimeBases(): string[] {
   return [...new Set(['/dev/shm', process.env.XDG_RUNTIME_DIR, tmpdir()].filter((b): b is string => Boolean(b)))];
 }
 
-/**
- * Removes what SIGKILLed runs left in every place a copy may be; run at every start, before this
- * run has made anything. A dir carrying our own pid is then an orphan too: a restarted container
- * gives autotunnel the same pid every time, and its /tmp may outlive the process.
- */
-export function sweepOrphanedRuntimeDirs(): void {
-  for (const base of runtimeBases()) removeOrphanedRuntimeDirs(base, { ownPidToo: true });
+/** Removes what SIGKILLed runs left in every place a copy may be; run at every start. */
+export async function sweepOrphanedRuntimeDirs(): Promise<void> {
+  for (const base of runtimeBases()) await removeOrphanedRuntimeDirs(base);
 }
 
-/** Removes runtime dirs of autotunnel processes that no longer exist (killed with SIGKILL). */
-export function removeOrphanedRuntimeDirs(base: string, opts: { ownPidToo?: boolean } = {}): void {
+/** Removes the directories in `base` whose maker no longer runs (see makeRuntimeDir). */
+export async function removeOrphanedRuntimeDirs(base: string): Promise<void> {
   let entries: string[];
   try {
     entries = readdirSync(base);
   } catch {
     return;
   }
-  for (const name of entries) {
+  await Promise.all(entries.map(async (name) => {
     const m = /^autotunnel-(\d+)-/.exec(name);
-    const pid = Number(m?.[1]);
-    if (!m || (pid === process.pid ? !opts.ownPidToo : processExists(pid))) continue;
+    const path = join(base, name);
+    if (!m || beacons.has(path)) return;
     try {
-      const path = join(base, name);
-      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
+      const st = statSync(path);
+      if (st.uid !== process.getuid?.()) return;
+      const alive = await answers(join(path, ALIVE));
+      // No beacon: an older version's directory (judged by its pid, in this namespace), or one
+      // being made this very moment (left alone while young).
+      const orphan = alive === undefined ? Date.now() - st.mtimeMs > NO_BEACON_GRACE_MS && !processExists(Number(m[1])) : !alive;
+      if (orphan) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone already, or not ours
     }
-  }
+  }));
+}
+
+/** true: someone listens; false: the socket is there but nobody listens (its maker died); undefined: no socket. */
+function answers(socketPath: string): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const c = connect(socketPath);
+    const done = (v: boolean | undefined) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(v);
+    };
+    // A listener too busy to accept is alive.
+    const timer = setTimeout(() => done(true), BEACON_TIMEOUT_MS);
+    c.once('connect', () => done(true));
+    c.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? false : e.code === 'ENOENT' ? undefined : true));
+  });
 }
 
 function processExists(pid: number): boolean {
@@ -111,7 +158,12 @@ export function planSshFiles(spec: TunnelSpec, stateDir: string): SshFiles {
     : policy.mode === 'pinned' ? `<private file with ${spec.settingNames.hostKey ?? 'the pinned host key'}>`
     : policy.mode === 'ssh-config' ? '~/.ssh/known_hosts'
     : join(stateDir, 'known_hosts');
-  return { knownHostsFile, readyMarker: '<private dir>/ready.sock', ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}) };
+  return {
+    knownHostsFile,
+    readyMarker: '<private dir>/ready.sock',
+    ...(spec.server.identity ? { identityFile: spec.server.identity.file } : {}),
+    ...(needsJumpConfig(spec) ? { configFile: '<private ssh_config for the jump hosts>' } : {}),
+  };
 }
 
 /** sun_path holds 108 bytes; a longer marker path could not be bound and the tunnel never come up. */
@@ -131,7 +183,7 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
   let runtimeDir: string | undefined;
   const runtime = () => (runtimeDir ??= makeRuntimeDir());
   const cleanup = () => {
-    if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+    if (runtimeDir) removeRuntimeDir(runtimeDir);
     runtimeDir = undefined;
   };
 
@@ -167,7 +219,7 @@ export function prepareSshFiles(spec: TunnelSpec, stateDir: string, stateDirExpl
       knownHostsFile = join(dir, 'known_hosts');
     }
     const readyMarker = readyMarkerPath(runtime(), warnings);
-    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) }, notices, warnings, cleanup };
+    return { files: { knownHostsFile, ...(identityFile ? { identityFile } : {}), ...(readyMarker ? { readyMarker } : {}) }, notices, warnings, privateDir: runtime, cleanup };
   } catch (e) {
     cleanup();
     throw e;
@@ -190,6 +242,23 @@ function usableStateDir(dir: string, explicit: boolean, warnings: string[], runt
     );
     return fallback;
   }
+}
+
+/**
+ * The files with the private ssh_config the jump connections read (see ssh/jump.ts), when the
+ * tunnel needs one; `files` are final (an agent-held key's public half and socket included).
+ */
+export function withJumpConfig(spec: TunnelSpec, files: SshFiles, privateDir: () => string): SshFiles {
+  return needsJumpConfig(spec) ? { ...files, configFile: writeJumpConfig(spec, files, privateDir()) } : files;
+}
+
+function writeJumpConfig(spec: TunnelSpec, files: SshFiles, dir: string): string {
+  const path = join(dir, `${spec.name}.ssh_config`);
+  if (!safeForProxyCommand(path)) {
+    throw new ConfigError([{ where: 'TMPDIR', value: dir, expected: 'a directory path of letters, digits and "._+-/" only: ssh passes it to the jump host\'s command through a shell (or make /dev/shm writable)' }]);
+  }
+  writeFileSync(path, jumpSshConfig(spec, files), { mode: 0o600 });
+  return path;
 }
 
 /** The ready marker's socket outlives the ssh that bound it: the next ssh could not bind it again. */

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/ports.js';
+import type { SpawnSsh, SshExit, SshProcess } from '../supervisor/world.js';
 
 /** Finds an executable on PATH (or checks an explicit path); undefined when absent. */
 export function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {

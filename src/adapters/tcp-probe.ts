@@ -1,6 +1,6 @@
 /** A plain connect, closed at once: "does anything answer on host:port?" */
 import { connect, type Socket } from 'node:net';
-import type { ProbeTcp } from '../supervisor/ports.js';
+import type { ProbeTcp } from '../supervisor/world.js';
 
 export const probeTcp: ProbeTcp = (host, port, timeoutMs) => probe({ host, port }, timeoutMs);
 

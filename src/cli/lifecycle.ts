@@ -12,7 +12,23 @@ export interface LifecycleHooks {
   onRunning?: (stop: (reason: string, code: number) => void) => void;
 }
 
-export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: () => void, hooks: LifecycleHooks = {}): Promise<number> {
+type Signal = 'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP';
+
+/** What the lifecycle needs of `process`: its signals and its exit; injected so tests can send signals. */
+export interface LifecycleProcess {
+  on(signal: Signal, listener: () => void): unknown;
+  off(signal: Signal, listener: () => void): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+  exit(code: number): void;
+}
+
+export function runUntilSignal(
+  supervisor: Supervisor,
+  logger: Logger,
+  cleanup: () => void,
+  hooks: LifecycleHooks = {},
+  proc: LifecycleProcess = process,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     let exitCode = 0;
@@ -21,7 +37,7 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
         // A second signal: the user is impatient; ssh gets SIGKILL from its parent-death signal.
         logger.log('warn', `${reason} again: exiting now`);
         cleanup();
-        process.exit(code);
+        proc.exit(code);
       }
       stopping = true;
       exitCode = code;
@@ -40,10 +56,10 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
       cleanup();
       // Only ours: the entry point's own SIGUSR1/SIGHUP listeners must stay until the very end,
       // or a late SIGUSR1 would open Node's inspector and a late SIGHUP would kill us.
-      for (const [s, l] of Object.entries(listeners)) process.off(s, l);
+      for (const [s, l] of Object.entries(listeners)) proc.off(s as Signal, l);
       resolve(exitCode);
     };
-    const listeners: Record<'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP', () => void> = {
+    const listeners: Record<Signal, () => void> = {
       SIGTERM: () => stop('SIGTERM received', 0),
       SIGINT: () => stop('SIGINT received', 0),
       SIGUSR1: () => {
@@ -56,9 +72,9 @@ export function runUntilSignal(supervisor: Supervisor, logger: Logger, cleanup: 
       },
     };
     // Always handled: without a listener Node would open its inspector on SIGUSR1.
-    for (const [s, l] of Object.entries(listeners)) process.on(s, l);
+    for (const [s, l] of Object.entries(listeners)) proc.on(s as Signal, l);
     // Best effort on any other way out: never leave a key copy behind.
-    process.once('exit', cleanup);
+    proc.once('exit', cleanup);
     supervisor.startAll();
     hooks.onRunning?.(stop);
   });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_USAGE, UsageError, formatProblem } from '../config/errors.js';
 import { MissingSshError } from './wiring.js';
+import { MissingAgentToolError } from '../adapters/tunnel-auth.js';
 import { runFromEnv } from './run-env.js';
 import { packageVersion } from './version.js';
 
@@ -19,11 +20,19 @@ Usage:
                                   one tunnel in ssh's words: -L, -R, -D, -p, -i, -o, -J
   autotunnel autossh [-M port[:echo]] [ssh options] [user@]host
                                   autossh's command line and AUTOSSH_* variables
+  autotunnel server-setup [--generate-key PATH] [-c FILE | ssh options [user@]host]
+                                  print the authorized_keys line and sshd_config block the
+                                  server needs for exactly these tunnels
   autotunnel status [--json]      every tunnel of the running autotunnel: state, since,
                                   restarts, last cause (--url URL: another instance)
   autotunnel health [--live]      exit 0 when every required tunnel is up, else 1, with one
                                   line saying why; for a container HEALTHCHECK or a
                                   Kubernetes exec probe (--live: only whether it runs)
+  autotunnel stop|start|restart NAME
+                                  one tunnel of the running autotunnel (needs the control
+                                  token: AUTOTUNNEL_CONTROL_TOKEN_FILE or --token-file)
+  autotunnel notify-test [-c FILE]
+                                  one test message to each notification receiver
   autotunnel demo [-L|-R|-D]      a throwaway sshd on loopback, a tunnel through it, a killed
                                   ssh client and a restarted server, and the recovery
   autotunnel COMMAND --help       help for one command
@@ -111,6 +120,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const { runDemo } = await import('./demo.js');
       return runDemo(rest);
     }
+    case 'server-setup': {
+      const { runServerSetup } = await import('./server-setup.js');
+      return runServerSetup(rest, env);
+    }
     case 'status': {
       const { runStatus } = await import('./status.js');
       return runStatus(rest, env);
@@ -118,6 +131,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'health': {
       const { runHealth } = await import('./health.js');
       return runHealth(rest, env);
+    }
+    case 'start':
+    case 'stop':
+    case 'restart': {
+      const { runControl } = await import('./control.js');
+      return runControl(command, rest, env);
+    }
+    case 'notify-test': {
+      const { runNotifyTest, NOTIFY_TEST_HELP } = await import('./notify-test.js');
+      const file = configFileArg('notify-test', rest, env, NOTIFY_TEST_HELP);
+      if (file === 'help') return printHelp(NOTIFY_TEST_HELP);
+      return runNotifyTest(file, env);
     }
     case '-h':
     case '--help':
@@ -154,7 +179,7 @@ export async function cli(argv: string[]): Promise<void> {
     } else if (e instanceof UsageError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_USAGE;
-    } else if (e instanceof MissingSshError) {
+    } else if (e instanceof MissingSshError || e instanceof MissingAgentToolError) {
       process.stderr.write(`autotunnel: ${e.message}\n`);
       process.exitCode = EXIT_UNAVAILABLE;
     } else {

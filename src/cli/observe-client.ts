@@ -1,6 +1,6 @@
 /** What `autotunnel status` and `autotunnel health` share: where to ask, and asking with a bounded wait. */
-import { get as httpGet, type ClientRequest } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { UsageError } from '../config/errors.js';
 import { parseHttpSettings } from '../config/settings.js';
 import { baseUrl } from '../net/address.js';
@@ -44,7 +44,19 @@ export function parseClientArgs(command: string, args: string[], flags: readonly
  * word said. Here every outcome settles the promise, and the deadline timer keeps us alive.
  */
 export function getJson<T>(base: string, path: string): Promise<{ status: number; body: T }> {
+  return requestJson<T>(base, path);
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** As getJson, with a method, headers and a deadline of the caller's (`autotunnel stop` POSTs). */
+export function requestJson<T>(base: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; body: T }> {
   const url = base + path;
+  const timeoutMs = opts.timeoutMs ?? CLIENT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     let settled = false;
     let req: ClientRequest | undefined;
@@ -55,9 +67,9 @@ export function getJson<T>(base: string, path: string): Promise<{ status: number
       req?.destroy();
       reject(new UnreachableError(why));
     };
-    const deadline = setTimeout(() => fail(`no answer from ${url} within ${CLIENT_TIMEOUT_MS / 1000} s`), CLIENT_TIMEOUT_MS);
+    const deadline = setTimeout(() => fail(`no answer from ${url} within ${timeoutMs / 1000} s`), timeoutMs);
     try {
-      req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { headers: { accept: 'application/json' } }, (res) => {
+      req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method: opts.method ?? 'GET', headers: { accept: 'application/json', ...opts.headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (e) => fail(explainError(e, url)));
@@ -75,6 +87,7 @@ export function getJson<T>(base: string, path: string): Promise<{ status: number
         });
       });
       req.on('error', (e) => fail(explainError(e, url)));
+      req.end();
     } catch (e) {
       fail(`cannot ask ${url}: ${e instanceof Error ? e.message : String(e)}`);
     }

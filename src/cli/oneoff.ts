@@ -1,7 +1,10 @@
 /** `autotunnel -L 8080:db:5432 user@bastion`: one tunnel, written in ssh's own words. */
 import { userInfo } from 'node:os';
 import { parseSshCommandLine } from '../config/ssh-command-line.js';
+import { readFileSync } from 'node:fs';
 import { parseSettings } from '../config/settings.js';
+import { envServerAuth } from '../config/secrets.js';
+import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
 import { runSingle } from './run-single.js';
@@ -27,5 +30,13 @@ export async function runOneOff(words: string[], env: NodeJS.ProcessEnv): Promis
   const settings = parseSettings(env);
   const logger = stderrLogger(settings);
   const { spec, warnings } = parseSshCommandLine(words, { fileInfo, defaultUser: userInfo().username });
+  // A key passphrase or password comes from the same variables as for the SSH_* tunnel.
+  const problems: ConfigProblem[] = [];
+  const { auth, names } = envServerAuth(env, (p) => readFileSync(p, 'utf8'), spec.server.identity !== undefined, (where, value, expected) => problems.push({ where, ...(value !== undefined ? { value } : {}), expected }), warnings, '-i KEYFILE');
+  if (problems.length) throw new ConfigError(problems);
+  if (auth) {
+    spec.server.auth = auth;
+    spec.settingNames = { ...spec.settingNames, ...names };
+  }
   return runSingle({ spec, warnings, notices: [], settings, env, logger });
 }

@@ -3,13 +3,13 @@
  * checks the same way, so that check passes exactly what a start accepts: the HTTP address, the
  * ssh client, the state directory and a place for private key copies.
  */
-import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
 import { httpSettings, type HttpSettings, type Settings } from '../config/settings.js';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import { parseAllowedHosts } from '../config/http-hosts.js';
-import { keyNeedsCopy, makeRuntimeDir, sweepOrphanedRuntimeDirs } from '../adapters/ssh-files.js';
+import { keyNeedsCopy, makeRuntimeDir, removeRuntimeDir, sweepOrphanedRuntimeDirs } from '../adapters/ssh-files.js';
 import { findSshTools, type SshTools } from './wiring.js';
 
 export interface Preflight {
@@ -22,8 +22,8 @@ export interface Preflight {
  * `sweep`: remove the private key copies that SIGKILLed runs left (at a start, whether or not
  * this run needs a copy itself; `check` leaves the machine as it is).
  */
-export function preflight(settings: Settings, env: Record<string, string | undefined>, specs: TunnelSpec[], opts: { sweep: boolean }): Preflight {
-  if (opts.sweep) sweepOrphanedRuntimeDirs();
+export async function preflight(settings: Settings, env: Record<string, string | undefined>, specs: TunnelSpec[], opts: { sweep: boolean }): Promise<Preflight> {
+  if (opts.sweep) await sweepOrphanedRuntimeDirs();
   const problems: ConfigProblem[] = [];
   // AUTOTUNNEL_HTTP itself was checked with the other settings.
   let http: HttpSettings = httpSettings(settings);
@@ -41,7 +41,7 @@ export function preflight(settings: Settings, env: Record<string, string | undef
   const tools = findSshTools(settings.ssh);
   if (specs.some(needsPrivateFile)) {
     // Made and removed at once: the real one is made per tunnel; this only proves it can be.
-    rmSync(makeRuntimeDir(), { recursive: true, force: true });
+    removeRuntimeDir(makeRuntimeDir());
   }
   return { http, tools };
 }

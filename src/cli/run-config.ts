@@ -3,7 +3,7 @@
  * when the file changes. An invalid new file is refused and the running tunnels keep running.
  */
 import { createHash } from 'node:crypto';
-import { MAX_CONFIG_BYTES, MAX_SECRET_BYTES, UnreadableFileError, readBoundedText } from '../adapters/bounded-read.js';
+import { MAX_CONFIG_BYTES, UnreadableFileError, readBoundedText, readSecretFile } from '../adapters/bounded-read.js';
 import { parseConfigFile, type FileConfig } from '../config/file.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import { parseSettings } from '../config/settings.js';
@@ -12,13 +12,17 @@ import { watchFile } from '../adapters/file-watch.js';
 import { readCureFacts, staleListenerCure } from '../adapters/orphan-connections.js';
 import { HandshakeGate } from '../supervisor/handshake-gate.js';
 import { ServerWatches } from '../supervisor/reachability.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock } from '../supervisor/world.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { buildTunnel, reportStaleListenerCure } from './wiring.js';
 import { preflight } from './preflight.js';
 import { supervise } from './supervise.js';
+import { logReconcileFailures, startTunnels } from './reconcile-report.js';
+import { withKeyDigest } from '../adapters/key-digest.js';
+import { KeyFileWatches } from './key-watch.js';
 import { fileInfo } from '../adapters/files.js';
 import { stderrLogger } from '../adapters/stderr-logger.js';
+import { readOperateSettings } from './operate.js';
 
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: FileConfig; digest: string } {
   let text: string;
@@ -33,15 +37,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv): { config: 
         : `cannot be read (${code ?? String(e)})`,
     }]);
   }
-  const readText = (p: string) => {
-    try {
-      return readBoundedText(p, MAX_SECRET_BYTES);
-    } catch (e) {
-      // The reader reports `code`: say what is wrong with the file in its words.
-      throw e instanceof UnreadableFileError ? Object.assign(new Error(e.message), { code: e.message }) : e;
-    }
-  };
-  const config = parseConfigFile(file, text, { fileInfo, readText, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
+  const config = parseConfigFile(file, text, { fileInfo, readText: readSecretFile, env, ...(process.getuid ? { uid: process.getuid() } : {}) });
   return { config, digest: createHash('sha256').update(text).digest('hex') };
 }
 
@@ -49,7 +45,9 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const settings = parseSettings(env);
   const logger = stderrLogger(settings);
   let { config, digest } = readConfigFile(file, env);
-  const { http, tools } = preflight(settings, env, config.tunnels, { sweep: true });
+  const { http, tools } = await preflight(settings, env, config.tunnels, { sweep: true });
+  // notify: and control: are read once, at start (a reload changes tunnels only).
+  const operate = readOperateSettings(env, config);
   config.warnings.forEach((w) => logger.log('warn', w));
   // One gate for the process: the limit is per server, keyed by host:port inside.
   const gate = new HandshakeGate(config.maxHandshakes);
@@ -57,8 +55,10 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
   const watches = new ServerWatches(realClock);
   const cure = staleListenerCure(readCureFacts(tools.ss));
   reportStaleListenerCure(config.tunnels, cure, logger);
-  const build = (spec: FileConfig['tunnels'][number]) =>
-    buildTunnel(spec, {
+  // Each built tunnel's key refresh, run for the tunnels a reload leaves untouched.
+  const refreshers = new Map<string, () => Promise<void>>();
+  const build = (spec: FileConfig['tunnels'][number]) => {
+    const built = buildTunnel(spec, {
       tools,
       stateDir: settings.stateDir ?? defaultStateDir(env),
       stateDirExplicit: settings.stateDir !== undefined,
@@ -67,9 +67,12 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
       cure,
       watch: watches.for(spec.server.host, spec.server.port),
     });
+    refreshers.set(spec.name, built.refresh);
+    return built;
+  };
 
   const supervisor = new Supervisor();
-  await supervisor.reconcile(config.tunnels, build);
+  await startTunnels(supervisor, config.tunnels.map(withKeyDigest), build);
   logger.log('info', `${config.tunnels.length} tunnel${config.tunnels.length === 1 ? '' : 's'} from ${file}`, { config: file });
 
   // Reloads run one at a time, in order.
@@ -84,21 +87,40 @@ export async function runFromFile(file: string, env: NodeJS.ProcessEnv): Promise
         logger.log('error', `${why}: the new configuration is not valid, so the running tunnels stay as they are:\n${e.problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`, { config: file });
         return;
       }
-      if (next.digest === digest && why !== 'SIGHUP received') return;
+      // An unchanged file is reloaded on SIGHUP and when a key file changed (its content counts).
+      if (next.digest === digest && why === 'file changed') return;
       digest = next.digest;
       config = next.config;
       config.warnings.forEach((w) => logger.log('warn', w));
       if (config.maxHandshakes !== gate.limit) logger.log('warn', `max_handshakes changes take effect at the next start (still ${gate.limit})`);
-      const r = await supervisor.reconcile(config.tunnels, build);
-      logger.log('info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged`, {
+      // Key files are read again: a key rotated in place is a changed tunnel.
+      const r = await supervisor.reconcile(config.tunnels.map(withKeyDigest), build);
+      for (const name of r.removed) refreshers.delete(name);
+      await Promise.all(r.unchanged.map((name) => refreshers.get(name)?.()));
+      keyWatches.sync(config.tunnels);
+      logReconcileFailures(logger, why, r);
+      const nothing = !r.added.length && !r.removed.length && !r.changed.length && !r.failed.length;
+      if (nothing && why.startsWith('key file')) return;
+      const failed = r.failed.length ? `, ${r.failed.length} failed` : '';
+      logger.log(r.failed.length ? 'warn' : 'info', `${why}: reloaded ${file}: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed, ${r.unchanged.length} unchanged${failed}`, {
         added: r.added,
         removed: r.removed,
         changed: r.changed,
+        ...(r.failed.length ? { failed: r.failed.map((f) => f.name) } : {}),
       });
     }).catch((e: unknown) => logger.log('error', `reload failed: ${e instanceof Error ? e.message : String(e)}`));
   };
-  const stopWatching = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
+  const stopWatchingFile = watchFile(file, () => reload('file changed'), (e) => logger.log('warn', `cannot watch ${file} for changes (${e.message}); reload with SIGHUP`));
+  const keyWatches = new KeyFileWatches(
+    (key) => reload(`key file ${key} changed`),
+    (key, e) => logger.log('warn', `cannot watch the key file ${key} for changes (${e.message}); after rotating it, reload with SIGHUP`),
+  );
+  keyWatches.sync(config.tunnels);
+  const stopWatching = () => {
+    stopWatchingFile();
+    keyWatches.close();
+  };
 
-  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') } });
+  return supervise(supervisor, { http, logger, cleanup: stopWatching, hooks: { onHangup: () => reload('SIGHUP received') }, operate, rebuild: build });
 }
 

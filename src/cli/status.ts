@@ -15,6 +15,8 @@ Examples:
   docker exec proxy_server autotunnel status`;
 
 const COLOR: Partial<Record<ApiTunnel['state'], string>> = { up: '32', backoff: '31', connecting: '33', starting: '33' };
+/** Amber: the link works, the service behind it does not. */
+const TARGET_UNREACHABLE_COLOR = '33';
 
 export async function runStatus(args: string[], env: Record<string, string | undefined>): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -41,7 +43,7 @@ export function formatStatus(api: ApiTunnels, opts: { color: boolean }): string 
   const header = ['TUNNEL', 'STATE', 'SINCE', 'RESTARTS', 'LAST CAUSE'];
   const rows = api.tunnels.map((t) => [
     t.required ? t.name : `${t.name} (optional)`,
-    STATE_WORDS[t.state] ?? t.state,
+    stateText(t),
     `${formatDuration(now - Date.parse(t.since))} ago`,
     String(t.restarts),
     causeText(t, now),
@@ -51,7 +53,7 @@ export function formatStatus(api: ApiTunnels, opts: { color: boolean }): string 
     cells
       .map((c, i) => {
         const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
-        const code = i === 1 && state && opts.color ? COLOR[state] : undefined;
+        const code = i === 1 && state && opts.color ? (c.startsWith('up, target') ? TARGET_UNREACHABLE_COLOR : COLOR[state]) : undefined;
         return code ? `\x1b[${code}m${padded}\x1b[0m` : padded;
       })
       .join('  ')
@@ -60,7 +62,21 @@ export function formatStatus(api: ApiTunnels, opts: { color: boolean }): string 
   return `${table}\n\n${api.readiness}\n`;
 }
 
+/** "up, target unreachable" when the link is up but ssh said the last connection could not reach the target. */
+export function targetUnreachable(t: ApiTunnel): boolean {
+  return t.up && t.target?.reachable === false;
+}
+
+function stateText(t: ApiTunnel): string {
+  return targetUnreachable(t) ? 'up, target unreachable' : (STATE_WORDS[t.state] ?? t.state);
+}
+
 function causeText(t: ApiTunnel, now: number): string {
+  if (targetUnreachable(t) && t.target.lastError) {
+    return `${t.target.lastError.summary} (${formatDuration(now - Date.parse(t.target.lastError.at))} ago, ${t.target.errors} failed connection${t.target.errors === 1 ? '' : 's'} so far)`;
+  }
+  if (t.state === 'disabled') return `enabled: false in the configuration ("autotunnel start ${t.name}" runs it)`;
+  if (t.held) return `stopped on request ("autotunnel start ${t.name}" runs it again)`;
   const c = t.lastCause;
   if (t.state === 'backoff') {
     const retry = t.nextAttemptAt ? Date.parse(t.nextAttemptAt) - now : undefined;

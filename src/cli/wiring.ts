@@ -3,15 +3,19 @@ import { randomInt } from 'node:crypto';
 import { describeForward, describeServer, type TunnelSpec } from '../config/spec.js';
 import { findExecutable, makeSpawnSsh, processState } from '../adapters/ssh-process.js';
 import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
-import { prepareSshFiles, unlinkFirst } from '../adapters/ssh-files.js';
+import { prepareSshFiles, unlinkFirst, withJumpConfig } from '../adapters/ssh-files.js';
+import { spawnAfter } from '../adapters/prepared-spawn.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
 import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
+import { prepareTunnelAuth, specForFiles } from '../adapters/tunnel-auth.js';
+import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
 import { hintContext } from '../ssh/causes.js';
+import { removeStaleSocket, type SocketPathState } from '../adapters/stale-socket.js';
 import { Tunnel, type TunnelDeps } from '../supervisor/tunnel.js';
 import type { HandshakeGate } from '../supervisor/handshake-gate.js';
 import type { Supervised } from '../supervisor/supervisor.js';
-import { realClock } from '../supervisor/ports.js';
+import { realClock, type SpawnSsh } from '../supervisor/world.js';
 import type { ServerWatch } from '../supervisor/reachability.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -67,15 +71,22 @@ export function reportStaleListenerCure(specs: TunnelSpec[], cure: StaleListener
 }
 
 /** Prepares files, builds argv and wires a Tunnel to the real clock, ssh and probes. */
-export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
-  const prepared = prepareSshFiles(spec, opts.stateDir, opts.stateDirExplicit);
+export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised & { refresh: () => Promise<void> } {
+  const prepared = prepareSshFiles(specForFiles(spec), opts.stateDir, opts.stateDirExplicit);
   const log = (level: 'info' | 'warn', m: string) => opts.logger.log(level, m, { tunnel: spec.name });
   prepared.notices.forEach((m) => log('info', m));
   prepared.warnings.forEach((m) => log('warn', m));
   if (!opts.tools.setpriv) {
     log('warn', 'setpriv (util-linux) not found: if autotunnel is killed with SIGKILL, its ssh may outlive it and keep the port');
   }
-  const args = buildSshArgs(spec, prepared.files);
+  let auth;
+  try {
+    auth = prepareTunnelAuth(spec, prepared.files, opts.tools.setpriv, process.env);
+  } catch (e) {
+    prepared.cleanup();
+    throw e;
+  }
+  const args = buildSshArgs(spec, withJumpConfig(spec, auth.files, prepared.privateDir));
   opts.logger.log('info', `tunnel ${describeForward(spec.forwards[0]!)}${spec.forwards.length > 1 ? ` (+${spec.forwards.length - 1})` : ''} via ${describeServer(spec.server)}`, {
     tunnel: spec.name,
     host_keys: spec.server.hostKey.mode,
@@ -86,7 +97,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
   opts.logger.log('debug', `ssh command: ${formatCommand(opts.tools.ssh, args)}`, { tunnel: spec.name });
 
   const readyMarker = prepared.files.readyMarker;
-  const spawnSsh = makeSpawnSsh(opts.tools);
+  const spawnSsh = clearingStaleSockets(spec, auth.wrap(makeSpawnSsh({ ...opts.tools, env: auth.env })), opts.logger);
   const tunnel = new Tunnel(spec, { args, hints: hintContext(spec, prepared.files), ...(readyMarker ? { readyMarker } : {}) }, {
     clock: realClock,
     spawnSsh: readyMarker ? unlinkFirst(readyMarker, spawnSsh) : spawnSsh,
@@ -103,11 +114,39 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised {
     spec.server.hostKey.mode === 'trust-on-first-use'
       ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
       : () => {};
+  if (!spec.ssh.proxied) watchGatewayPorts(tunnel, spec, probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
   return {
     tunnel,
+    // A reload keeps an unchanged tunnel's ssh; its key is checked again now (see tunnel-auth.ts).
+    refresh: async () => {
+      const said = await auth.refresh();
+      if (said) opts.logger.log(said.level, said.message, { tunnel: spec.name });
+    },
     cleanup: () => {
       unguard();
+      auth.cleanup();
       prepared.cleanup();
     },
   };
+}
+
+/**
+ * Before each ssh of a tunnel with Unix-socket local forwards: removes the socket file a previous
+ * ssh left behind (adapters/stale-socket.ts). A path that is not ours to remove is said once.
+ */
+function clearingStaleSockets(spec: TunnelSpec, spawnSsh: SpawnSsh, logger: Logger): SpawnSsh {
+  const sockets = spec.forwards.filter((f) => f.kind === 'local' && f.bindSocket).map((f) => f.bindSocket!);
+  if (!sockets.length) return spawnSsh;
+  const seen = new Map<string, SocketPathState>();
+  return spawnAfter(async () => {
+    for (const path of sockets) {
+      const state = await removeStaleSocket(path);
+      if (state === 'removed') logger.log('debug', `removed the stale socket file ${path} (nothing listened on it) before starting ssh`, { tunnel: spec.name });
+      if ((state === 'not-ours' || state === 'not-a-socket') && seen.get(path) !== state) {
+        logger.log('warn', `${path} is ${state === 'not-ours' ? 'a socket file of another user, which autotunnel does not remove' : 'not a socket file'}: ssh cannot listen there until it is removed`, { tunnel: spec.name });
+      }
+      seen.set(path, state);
+    }
+    return undefined;
+  }, spawnSsh);
 }

@@ -23,6 +23,7 @@ import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, bindAddressProblem, hostProblem, parseBoolean, parsePort, parseWholeNumber, userProblem } from './validate.js';
 import { isLoopback, unbracket } from '../net/address.js';
 import { MAX_CONNECT_TIMEOUT_SEC, MAX_KEEPALIVE_COUNT, MAX_KEEPALIVE_INTERVAL_SEC, durationProblem } from './field-checks.js';
+import { envServerAuth } from './secrets.js';
 
 export const DEFAULT_KEY_FILE = '/id_rsa';
 export const DEFAULT_KNOWN_HOSTS_FILE = '/known_hosts';
@@ -53,6 +54,8 @@ export interface EnvFacts {
   random(): number;
   /** Who we run as, for messages about unreadable files. */
   uid?: number;
+  /** Reads a secret file (SSH_KEY_PASSPHRASE_FILE, SSH_PASSWORD_FILE); absent → none can be read. */
+  readText?(path: string): string;
 }
 
 export interface EnvConfig {
@@ -180,6 +183,8 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
     notices.push(`no key at ${DEFAULT_KEY_FILE} and SSH_KEY_FILE is not set: ssh will use its default identities (~/.ssh/id_*) and any ssh-agent`);
   }
 
+  const { auth, names: secretNames } = envServerAuth(env, facts.readText ?? noFiles, identity !== undefined, bad, warnings);
+
   const keepalive = defaultKeepalive();
   const rawInterval = get('SSH_SERVER_ALIVE_INTERVAL');
   if (rawInterval !== undefined) {
@@ -237,15 +242,19 @@ export function parseEnv(env: Env, facts: EnvFacts): EnvConfig {
 
   const spec: TunnelSpec = {
     name,
-    server: { user, host: remoteHost, port: remotePort, hostKey, ...(identity ? { identity } : {}) },
+    server: { user, host: remoteHost, port: remotePort, hostKey, ...(identity ? { identity } : {}), ...(auth ? { auth } : {}) },
     forwards: [forward],
     keepalive,
     connectTimeoutSec,
     ssh: sshSpec(extraArgs, check),
     backoff: { ...DEFAULT_BACKOFF },
-    settingNames: ENV_SETTING_NAMES,
+    settingNames: { ...ENV_SETTING_NAMES, ...secretNames },
   };
   return { spec, warnings, notices };
+}
+
+function noFiles(): string {
+  throw Object.assign(new Error('no file reader given'), { code: 'ENOENT' });
 }
 
 function hostKeyPolicy(

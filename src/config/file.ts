@@ -24,9 +24,13 @@ import { makeForward, parseEndpoint } from './forward.js';
 import { pinnedKnownHostsLines } from './host-keys.js';
 import { checkExtraArgs, sshSpec } from './ssh-options.js';
 import { PORT_EXPECTED, hostProblem, userProblem } from './validate.js';
+import { checkConflicts, type Origin } from './conflicts.js';
 import { raw, readYaml, type YamlReader } from './yaml-reader.js';
+import { readCheck, readControl, readNotify } from './file-operate.js';
+import type { NotifyReceiver } from './notify-settings.js';
 import { unbracket } from '../net/address.js';
-import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem, sameListener } from './field-checks.js';
+import { MAX_BACKOFF_SEC, jumpListProblems, nulProblem } from './field-checks.js';
+import { fileServerAuth } from './secrets.js';
 
 /** How many ssh handshakes may run at once against one server (sshd's MaxStartups starts dropping at 10). */
 export const DEFAULT_MAX_HANDSHAKES = 8;
@@ -43,12 +47,16 @@ export interface FileConfig {
   tunnels: TunnelSpec[];
   maxHandshakes: number;
   warnings: string[];
+  /** `notify:` receivers. */
+  notify: NotifyReceiver[];
+  /** `control.token_file`, not yet read. */
+  control?: { file: string; origin: string };
 }
 
-const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes'];
+const TOP_KEYS = ['defaults', 'tunnels', 'max_handshakes', 'notify', 'control'];
 const DEFAULT_KEYS = ['server', 'keepalive', 'backoff', 'connect_timeout'];
-const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required'];
-const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
+const TUNNEL_KEYS = ['name', 'server', 'forwards', 'keepalive', 'backoff', 'connect_timeout', 'required', 'enabled', 'check', 'ready_requires_target'];
+const SERVER_KEYS = ['host', 'port', 'user', 'user_file', 'key_file', 'key_passphrase_file', 'password_file', 'known_hosts_file', 'host_key', 'host_key_file', 'check_host_ip', 'jump', 'options'];
 const FORWARD_KEYS = ['local', 'remote', 'dynamic', 'to'];
 const KEEPALIVE_KEYS = ['interval', 'count_max'];
 const BACKOFF_KEYS = ['initial', 'max', 'stable_after'];
@@ -61,11 +69,6 @@ const EXCLUSIVE_SERVER_KEYS = [['user', 'user_file'], ['host_key', 'host_key_fil
  */
 type ServerFields = Partial<Record<(typeof SERVER_KEYS)[number], { node: Node; path: string; name: string }>>;
 
-/** The tunnel's YAML nodes, for conflict errors that point at both places. */
-interface Origin {
-  name: Node;
-  forwards: Node[];
-}
 
 type Defaults = { server: ServerFields; keepalive?: Node | null; backoff?: Node | null; connectTimeout?: Node | null };
 
@@ -80,7 +83,13 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   let maxHandshakes = DEFAULT_MAX_HANDSHAKES;
   const defaults: Defaults = { server: {} };
   const tunnels: Array<{ spec: TunnelSpec; origin: Origin }> = [];
+  let notify: NotifyReceiver[] = [];
+  let control: FileConfig['control'];
   if (top) {
+    const n = top.get('notify');
+    if (n) notify = readNotify(r, n.value, facts.readText);
+    const c = top.get('control');
+    if (c) control = readControl(r, c.value);
     const mh = top.get('max_handshakes');
     if (mh) maxHandshakes = r.int(mh.value, 'max_handshakes', 1, 1000, 'expected a whole number from 1 to 1000 (handshakes at once per server)') ?? maxHandshakes;
     const d = top.get('defaults');
@@ -104,7 +113,7 @@ export function parseConfigFile(file: string, text: string, facts: FileFacts): F
   if (r.problems.length === 0) checkConflicts(r, tunnels);
   // A problem in defaults is found once per tunnel inheriting it: report it once.
   if (r.problems.length) throw new ConfigError([...new Map(r.problems.map((p) => [formatProblem(p), p])).values()]);
-  return { tunnels: tunnels.map((t) => t.spec), maxHandshakes, warnings: [...new Set(r.warnings)] };
+  return { tunnels: tunnels.map((t) => t.spec), maxHandshakes, warnings: [...new Set(r.warnings)], notify, ...(control ? { control } : {}) };
 }
 
 /** `path` names the block in problems ("tunnels[2] (db).server"), `name` in fix texts ("tunnels[2].server"). */
@@ -160,6 +169,12 @@ function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, d
   const connectTimeoutSec = timeoutNode ? r.int(timeoutNode, timeoutPath, 1, 3600, 'expected whole seconds from 1 to 3600') : DEFAULT_CONNECT_TIMEOUT_SEC;
   const requiredEntry = m.get('required');
   const required = requiredEntry ? r.bool(requiredEntry.value, `${label}.required`) : true;
+  const enabledEntry = m.get('enabled');
+  const enabled = enabledEntry ? r.bool(enabledEntry.value, `${label}.enabled`) : true;
+  const checkEntry = m.get('check');
+  const check = checkEntry ? readCheck(r, checkEntry.value, `${label}.check`, forwards) : undefined;
+  const rrtEntry = m.get('ready_requires_target');
+  const readyRequiresTarget = rrtEntry ? r.bool(rrtEntry.value, `${label}.ready_requires_target`) : false;
 
   if (r.problems.length > before || !server || name === undefined) return undefined;
   const settingNames: SettingNames = { ...serverSettingNames(fields, `${path}.server`), localPort: localNames.join(' or ') || `${path}.forwards` };
@@ -173,6 +188,10 @@ function readTunnel(r: YamlReader, facts: FileFacts, node: Node, path: string, d
     backoff: backoff!,
     required: required!,
     settingNames,
+    // Only when set: a spec without them stays equal to one read before these fields existed.
+    ...(enabled === false ? { enabled: false } : {}),
+    ...(check ? { check } : {}),
+    ...(readyRequiresTarget ? { readyRequiresTarget: true } : {}),
   };
   return { spec, origin: { name: nameEntry!.value!, forwards: forwardNodes } };
 }
@@ -187,6 +206,8 @@ function serverSettingNames(f: ServerFields, block: string): Omit<SettingNames, 
     key: setting('key_file'),
     hostKey: setting('host_key', 'host_key_file'),
     knownHosts: setting('known_hosts_file'),
+    ...(f.key_passphrase_file ? { keyPassphrase: setting('key_passphrase_file') } : {}),
+    ...(f.password_file ? { password: setting('password_file') } : {}),
   };
 }
 
@@ -226,6 +247,14 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
     else identity = { file: keyFile, explicit: true };
   }
 
+  const secretFile = (k: 'key_passphrase_file' | 'password_file') => {
+    const value = str(k);
+    return value === undefined ? undefined : { value, setting: f[k]!.path, fail: (why: string) => r.fail(f[k]!.node, f[k]!.path, value, why) };
+  };
+  const passphraseFile = secretFile('key_passphrase_file');
+  const passwordFile = secretFile('password_file');
+  const { auth } = fileServerAuth({ ...(passphraseFile ? { keyPassphraseFile: passphraseFile } : {}), ...(passwordFile ? { passwordFile } : {}) }, facts.readText, keyFile);
+
   const checkHostIp = f.check_host_ip ? r.bool(f.check_host_ip.node, f.check_host_ip.path) ?? true : true;
   let hostKey: HostKeyPolicy = { mode: 'trust-on-first-use', checkHostIp };
   const pinnedSources = ['host_key', 'host_key_file', 'known_hosts_file'].filter((k) => f[k]);
@@ -256,7 +285,7 @@ function readServer(r: YamlReader, facts: FileFacts, f: ServerFields, node: Node
   }
   if (port === undefined || host === undefined) return undefined;
   return {
-    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(jump?.length ? { jump } : {}) },
+    spec: { user, host, port, hostKey, ...(identity ? { identity } : {}), ...(auth ? { auth } : {}), ...(jump?.length ? { jump } : {}) },
     ssh: sshSpec(extraArgs, check, jump),
   };
 }
@@ -329,24 +358,4 @@ function readBackoff(r: YamlReader, node: Node | null | undefined, path: string,
     if (v !== undefined) out.stableAfterMs = Math.round(v * 1000);
   }
   return out;
-}
-
-/** Duplicate names, and two tunnels (or forwards) listening on the same local port or socket. */
-function checkConflicts(r: YamlReader, tunnels: Array<{ spec: TunnelSpec; origin: Origin }>): void {
-  const names = new Map<string, Origin>();
-  const listeners: Array<{ spec: TunnelSpec; f: Forward; node: Node }> = [];
-  for (const { spec, origin } of tunnels) {
-    const first = names.get(spec.name);
-    if (first) r.fail(origin.name, 'name', spec.name, `the name "${spec.name}" is already used at ${r.at(first.name)}; names must be unique`);
-    else names.set(spec.name, origin);
-    spec.forwards.forEach((f, i) => {
-      if (f.kind === 'remote') return;
-      const node = origin.forwards[i]!;
-      const clash = listeners.find(({ f: g }) => sameListener(f, g));
-      if (clash) {
-        const what = f.bindSocket ?? `port ${f.bindPort}`;
-        r.fail(node, `${spec.name}.forwards[${i}]`, undefined, `local ${what} is already claimed by tunnel "${clash.spec.name}" at ${r.at(clash.node)}; give each local listener its own port`);
-      } else listeners.push({ spec, f, node });
-    });
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * The one validated description of a tunnel. Every config source (the SSH_* variables, a YAML
  * file, an ssh-style or autossh command line) produces this type; everything downstream — the
- * ssh argv builder, the supervisor, the observers — only ever reads it.
+ * ssh argv builder, the supervisor, the observers — only ever reads it. Optional fields are left
+ * out, never set to undefined: a reload compares specs with isDeepStrictEqual.
  */
 import { bracket } from '../net/address.js';
 
@@ -39,6 +40,30 @@ export interface Identity {
   file: string;
   /** Whether the user named it explicitly (an explicit missing file is an error). */
   explicit: boolean;
+  /**
+   * SHA-256 of the file's content when the configuration was read (adapters/key-digest.ts): a key
+   * rotated in place under the same name is a changed spec, so a reload makes a new private copy.
+   */
+  contentDigest?: string;
+}
+
+/**
+ * Where a secret (a key's passphrase, a password) comes from. The value itself never enters the
+ * spec, which is logged, compared and shown: it is read from its source when it is needed.
+ */
+export interface SecretSource {
+  /** A file holding the secret alone on one line (a Docker or Kubernetes secret)… */
+  file?: string;
+  /** …or one of autotunnel's environment variables (never passed on to ssh). */
+  env?: string;
+}
+
+/** Secrets beyond a plain key file: see config/secrets.ts. */
+export interface ServerAuth {
+  /** The identity's passphrase: the key is held by autotunnel's own ssh-agent. */
+  keyPassphrase?: SecretSource;
+  /** Password (and keyboard-interactive "Password:") authentication through SSH_ASKPASS. */
+  password?: SecretSource;
 }
 
 export interface ServerSpec {
@@ -48,6 +73,7 @@ export interface ServerSpec {
   /** Absent: ssh's own default identities and agent are used. */
   identity?: Identity;
   hostKey: HostKeyPolicy;
+  auth?: ServerAuth;
   /** Jump hosts ([user@]host[:port]), in order → -J. */
   jump?: string[];
   /** Port/user not given on an ssh-style command line: no -p/-l, so ssh's own config decides. */
@@ -88,6 +114,9 @@ export interface SettingNames {
   hostKey?: string;
   /** Where a known_hosts file is named; absent likewise. */
   knownHosts?: string;
+  /** Where the key's passphrase and the password come from, when the tunnel has them. */
+  keyPassphrase?: string;
+  password?: string;
 }
 
 /** A tunnel's name: in logs, metrics labels and URLs. */
@@ -108,6 +137,19 @@ export interface TunnelSpec {
   monitor?: MonitorSpec;
   /** How the user wrote each setting (for fix texts); not part of what the tunnel does. */
   settingNames: SettingNames;
+  /** false: defined but never started (state "disabled") until `autotunnel start NAME`. */
+  enabled?: boolean;
+  /** An active test of the target through a local forward (`check: {tcp: true, every: 30s}`). */
+  check?: TargetCheckSpec;
+  /** Readiness also waits for the last forwarded connection to have reached the target. */
+  readyRequiresTarget?: boolean;
+}
+
+export interface TargetCheckSpec {
+  /** Connect through each -L forward this often; ssh's answer tells whether the target was reached. */
+  everyMs: number;
+  /** For -D forwards: where to ask the SOCKS proxy to connect. */
+  socksTarget?: { host: string; port: number };
 }
 
 /** The user's extra ssh options and what they change, read once by the config source. */

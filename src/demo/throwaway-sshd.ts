@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { probeTcp } from '../adapters/tcp-probe.js';
 import { findExecutable } from '../adapters/ssh-process.js';
+import { throwawaySshdConfig } from './sshd-config.js';
 
 const run = promisify(execFile);
 
@@ -57,24 +58,8 @@ export class ThrowawaySshd {
       for (const key of [hostKey, clientKey]) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'autotunnel-demo', '-f', key]);
       copyFileSync(`${clientKey}.pub`, join(dir, 'authorized_keys'));
       const config = join(dir, 'sshd_config');
-      writeFileSync(
-        config,
-        [
-          `Port ${port}`,
-          'ListenAddress 127.0.0.1',
-          `HostKey ${hostKey}`,
-          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-          // A temp dir fails sshd's ownership checks, and root in a container has no PAM stack.
-          'StrictModes no',
-          'UsePAM no',
-          'PidFile none',
-          'PasswordAuthentication no',
-          'KbdInteractiveAuthentication no',
-          'PermitRootLogin prohibit-password',
-          'AllowTcpForwarding yes',
-          `AllowUsers ${userInfo().username}`,
-        ].join('\n') + '\n',
-      );
+      const lines = throwawaySshdConfig({ port, listen: '127.0.0.1', hostKey, authorizedKeys: join(dir, 'authorized_keys') });
+      writeFileSync(config, [...lines, `AllowUsers ${userInfo().username}`].join('\n') + '\n');
       if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
       return new ThrowawaySshd(dir, port, clientKey, config);
     } catch (e) {

@@ -3,19 +3,12 @@
  * ISO 8601 (UTC), durations are seconds, as in the metrics. The status page, `autotunnel status`
  * and `autotunnel health` read these same shapes.
  */
-import type { CauseCode, CauseKind } from '../ssh/causes.js';
+import type { Cause, CauseCode } from '../ssh/causes.js';
 import type { TunnelState } from '../supervisor/events.js';
 import { TIMELINE_BUCKET_MS, type Phase, type Snapshot, type TunnelSnapshot } from './state-store.js';
 
-export interface ApiCause {
-  code: CauseCode;
-  kind: CauseKind;
-  summary: string;
-  hint?: string;
-  /** What ssh printed, verbatim. */
-  line?: string;
-  at: string;
-}
+/** A cause as the tunnel reported it (summary, fix, ssh's own line), and when. */
+export type ApiCause = Cause & { at: string };
 
 export interface ApiTunnel {
   name: string;
@@ -46,6 +39,10 @@ export interface ApiTunnel {
    * null where nothing was observed. Arrays, not objects: 100 tunnels × 60 minutes add up.
    */
   timeline: { start: string; bucketSeconds: number; phases: Phase[]; buckets: Array<number[] | null> };
+  /** Disabled, or stopped on request: readiness does not wait for it. */
+  held: boolean;
+  /** What ssh said of forwarded connections: reachable null before any; the link may be up while the target is not. */
+  target: { reachable: boolean | null; errors: number; lastError: { summary: string; line?: string; at: string } | null; lastOkAt: string | null };
 }
 
 export interface ApiTunnels {
@@ -55,6 +52,8 @@ export interface ApiTunnels {
   ready: boolean;
   readiness: string;
   live: boolean;
+  /** Whether POST /api/tunnels/NAME/{start,stop,restart} are turned on (a control token is configured). */
+  control: boolean;
   tunnels: ApiTunnel[];
 }
 
@@ -75,7 +74,7 @@ const PHASES: Phase[] = ['up', 'connecting', 'down', 'stopped'];
 const iso = (ms: number) => new Date(ms).toISOString();
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
-export function tunnelsJson(s: Snapshot, version: string): ApiTunnels {
+export function tunnelsJson(s: Snapshot, version: string, control = false): ApiTunnels {
   return {
     version,
     now: iso(s.now),
@@ -83,6 +82,7 @@ export function tunnelsJson(s: Snapshot, version: string): ApiTunnels {
     ready: s.readiness.ready,
     readiness: s.readiness.message,
     live: s.liveness.live,
+    control,
     tunnels: s.tunnels.map((t) => tunnelJson(t, s.now)),
   };
 }
@@ -113,6 +113,13 @@ function tunnelJson(t: TunnelSnapshot, now: number): ApiTunnel {
       bucketSeconds: TIMELINE_BUCKET_MS / 1000,
       phases: PHASES,
       buckets: t.timeline.map((b) => b && PHASES.map((p) => seconds(b[p]))),
+    },
+    held: t.held,
+    target: {
+      reachable: t.target.reachable ?? null,
+      errors: t.target.errors,
+      lastError: t.target.lastError ? { ...t.target.lastError, at: iso(t.target.lastError.at) } : null,
+      lastOkAt: t.target.lastOkAt !== undefined ? iso(t.target.lastOkAt) : null,
     },
   };
 }

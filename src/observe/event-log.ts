@@ -1,5 +1,6 @@
 /** Writes every tunnel event to the log: a state change with its cause, in plain words. */
 import type { TunnelEvent } from '../supervisor/events.js';
+import { formatLogSeconds as seconds } from './format.js';
 import type { Logger } from './logger.js';
 
 export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
@@ -9,10 +10,16 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
       if (logger.enabled('debug')) logger.log('debug', `ssh: ${e.line}`, { tunnel: e.tunnel });
       return;
     case 'removed':
-      logger.log('info', 'removed: no longer in the configuration', { tunnel: e.tunnel });
+      logger.log('info', e.replaced ? 'replaced: its changed version starts now' : 'removed: no longer in the configuration', { tunnel: e.tunnel });
       return;
     case 'notice':
       logger.log(e.level, e.message, { tunnel: e.tunnel, ...e.fields });
+      return;
+    case 'target':
+      // Once per change: a target that keeps refusing is counted in the metrics, not logged per connection.
+      if (!e.changed) return;
+      if (e.ok) logger.log('info', 'up, target reachable again: a forwarded connection reached it', { tunnel: e.tunnel, target: 'reachable' });
+      else logger.log('warn', `up, target unreachable: ${e.summary}; the link is fine, so ssh is not restarted`, { tunnel: e.tunnel, target: 'unreachable', ssh_said: e.line });
       return;
     case 'state': {
       const base = { tunnel: e.tunnel, state: e.to, from: e.from };
@@ -47,16 +54,14 @@ export function logTunnelEvent(logger: Logger, e: TunnelEvent): void {
           logger.log('info', 'stopping', base);
           return;
         case 'stopped':
-          logger.log('info', 'stopped', base);
+          logger.log('info', e.cause?.code === 'stopped_by_request' ? `stopped: ${e.cause.summary}` : 'stopped', { ...base, ...(e.cause ? { cause: e.cause.code } : {}) });
+          return;
+        case 'disabled':
+          logger.log('info', 'disabled (enabled: false): defined but not started', base);
           return;
         case 'starting':
           return;
       }
     }
   }
-}
-
-function seconds(ms: number | undefined): string {
-  if (ms === undefined) return '?';
-  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -9,6 +9,7 @@ export const STATE_WORDS: Record<TunnelState, string> = {
   backoff: 'down',
   stopping: 'stopping',
   stopped: 'stopped',
+  disabled: 'disabled',
 };
 
 /**
@@ -25,4 +26,14 @@ export function formatDuration(ms: number): string {
   const whole = Math.floor(t / units[0]);
   const rest = Math.floor((t - whole * units[0]) / units[2]);
   return rest ? whole + units[1] + ' ' + rest + units[3] : whole + units[1];
+}
+
+/**
+ * The log's durations: "0.40 s", "12 s". Kept apart from formatDuration on purpose: log lines
+ * are read next to ssh's own timing and grepped, so short delays keep their hundredths and the
+ * format does not change with magnitude (no "4m 12s" in a log line).
+ */
+export function formatLogSeconds(ms: number | undefined): string {
+  if (ms === undefined) return '?';
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms / 1000)} s`;
 }

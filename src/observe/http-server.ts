@@ -1,6 +1,7 @@
 /**
  * The HTTP listener: /healthz, /readyz, /metrics, /api/tunnels and the status page, all read
- * from one state-store snapshot per request. Read-only: GET and HEAD only.
+ * from one state-store snapshot per request. Read-only (GET and HEAD), apart from the control
+ * endpoints (POST, with a token; see control-api.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { livenessJson, readinessJson, tunnelsJson } from './api.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type BuildInfo, type ProcessFacts } from './metrics.js';
 import type { Snapshot } from './state-store.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import { CONTROL_PATH, controlReply, type ControlEndpoint } from './control-api.js';
 import type { HttpAddress } from '../config/settings.js';
 import { hostAllowed, type HostAllow } from '../config/http-hosts.js';
 import { evictOldestWhenFull } from './connection-slots.js';
@@ -25,6 +27,8 @@ export interface ObservabilitySource {
   snapshot(): Snapshot;
   build: BuildInfo;
   processFacts(): ProcessFacts;
+  /** Present when a control token is configured. */
+  control?: ControlEndpoint;
 }
 
 interface Reply {
@@ -52,7 +56,7 @@ export function route(path: string, source: ObservabilitySource): Reply | undefi
     case '/metrics':
       return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(source.snapshot(), source.build, source.processFacts()) };
     case '/api/tunnels':
-      return json(200, tunnelsJson(source.snapshot(), source.build.version));
+      return json(200, tunnelsJson(source.snapshot(), source.build.version, source.control !== undefined));
     case '/':
       return { status: 200, type: 'text/html; charset=utf-8', body: STATUS_PAGE_HTML, headers: { 'content-security-policy': STATUS_PAGE_CSP } };
     default:
@@ -61,21 +65,25 @@ export function route(path: string, source: ObservabilitySource): Reply | undefi
 }
 
 export function createObservabilityServer(source: ObservabilitySource, allowedHosts: HostAllow = { any: false, names: new Set(['localhost']) }): Server {
-  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => handle(req, res, source, allowedHosts));
+  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => void handle(req, res, source, allowedHosts));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   evictOldestWhenFull(server, MAX_CONNECTIONS);
   return server;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource, allowedHosts: HostAllow): void {
+async function handle(req: IncomingMessage, res: ServerResponse, source: ObservabilitySource, allowedHosts: HostAllow): Promise<void> {
   let reply: Reply;
   try {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/(.)\/+$/, '$1');
-    if (!hostAllowed(req.headers.host, allowedHosts)) {
+    const hostOk = hostAllowed(req.headers.host, allowedHosts);
+    const control = hostOk && req.method === 'POST' ? await controlReply(path, req.headers.authorization, source.control) : undefined;
+    if (!hostOk) {
       // 421 Misdirected Request: this listener does not serve that name (a DNS-rebinding page, say).
       reply = json(421, { error: `this listener does not answer for Host "${req.headers.host}"; add the name to AUTOTUNNEL_HTTP_HOSTS (comma-separated) if it is yours` });
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
+    } else if (control) reply = { ...json(control.status, control.body), ...(control.headers ? { headers: control.headers } : {}) };
+    else if (CONTROL_PATH.test(path)) reply = { ...json(405, { error: 'control endpoints take POST only, with "Authorization: Bearer TOKEN"' }), headers: { allow: 'POST' } };
+    else if (req.method !== 'GET' && req.method !== 'HEAD') reply = { ...json(405, { error: 'read-only: GET and HEAD only' }), headers: { allow: 'GET, HEAD' } };
     else reply = route(path, source) ?? json(404, { error: `no such page: ${path}`, pages: ['/', '/healthz', '/readyz', '/metrics', '/api/tunnels'] });
   } catch (e) {
     reply = json(500, { error: e instanceof Error ? e.message : String(e) });

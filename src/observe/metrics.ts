@@ -4,12 +4,10 @@
  * here rather than with prom-client: the format is small and stable, and prom-client would add
  * about 7.5 MB of resident memory to a process that otherwise needs about 48 MB.
  */
-import type { TunnelState } from '../supervisor/events.js';
+import { TUNNEL_STATES } from '../supervisor/events.js';
 import { CONNECT_BUCKETS_SECONDS, type Snapshot } from './state-store.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-const STATES: readonly TunnelState[] = ['starting', 'connecting', 'up', 'backoff', 'stopping', 'stopped'];
 
 export interface BuildInfo {
   version: string;
@@ -49,7 +47,7 @@ export function renderMetrics(snapshot: Snapshot, build: BuildInfo, proc: Proces
     per('autotunnel_tunnel_up', 'gauge', '1 when every forward of the tunnel works, else 0.', (t) => [{ labels: { tunnel: t.info.name }, value: t.state === 'up' ? 1 : 0 }]),
     per('autotunnel_tunnel_required', 'gauge', '1 when readiness waits for the tunnel, else 0.', (t) => [{ labels: { tunnel: t.info.name }, value: t.info.required ? 1 : 0 }]),
     per('autotunnel_tunnel_state', 'gauge', 'The state the tunnel is in: 1 for the current one, 0 for the others.', (t) =>
-      STATES.map((s) => ({ labels: { tunnel: t.info.name, state: s }, value: t.state === s ? 1 : 0 })),
+      TUNNEL_STATES.map((s) => ({ labels: { tunnel: t.info.name, state: s }, value: t.state === s ? 1 : 0 })),
     ),
     per('autotunnel_tunnel_restarts_total', 'counter', 'Times ssh ended and was started again, by cause.', (t) =>
       Object.entries(t.restartsByCause).map(([cause, n]) => ({ labels: { tunnel: t.info.name, cause }, value: n ?? 0 })),
@@ -66,6 +64,12 @@ export function renderMetrics(snapshot: Snapshot, build: BuildInfo, proc: Proces
     per('autotunnel_tunnel_last_state_change_timestamp_seconds', 'gauge', 'When the tunnel last changed state (Unix time).', (t) => [{ labels: { tunnel: t.info.name }, value: t.since / 1000 }]),
     per('autotunnel_tunnel_backoff_seconds', 'gauge', 'The wait before the next attempt while the tunnel is down; 0 otherwise.', (t) => [
       { labels: { tunnel: t.info.name }, value: t.state === 'backoff' ? (t.backoffMs ?? 0) / 1000 : 0 },
+    ]),
+    per('autotunnel_tunnel_target_errors_total', 'counter', 'Forwarded connections whose target could not be reached (ssh said so; the link stays up).', (t) => [
+      { labels: { tunnel: t.info.name }, value: t.target.errors },
+    ]),
+    per('autotunnel_tunnel_target_reachable', 'gauge', '0 when the last forwarded connection could not reach the target; 1 when it did, or before any.', (t) => [
+      { labels: { tunnel: t.info.name }, value: t.target.reachable === false ? 0 : 1 },
     ]),
     { name: 'process_start_time_seconds', type: 'gauge', help: 'Start time of the process since unix epoch in seconds.', samples: [{ labels: {}, value: proc.startTimeSeconds }] },
     { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.', samples: [{ labels: {}, value: proc.residentMemoryBytes }] },

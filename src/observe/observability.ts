@@ -13,6 +13,7 @@ import { baseUrl, formatHostPort } from '../net/address.js';
 import type { Logger } from './logger.js';
 import type { HostAllow } from '../config/http-hosts.js';
 import { StateStore, type TunnelInfo } from './state-store.js';
+import type { ControlEndpoint } from './control-api.js';
 
 export interface Observability {
   close(): Promise<void>;
@@ -28,6 +29,8 @@ export interface ObservabilityOptions {
   allowedHosts?: HostAllow;
   version: string;
   now?: () => number;
+  /** The control endpoints, when a token is configured. */
+  control?: ControlEndpoint;
 }
 
 const NOTHING: Observability = { close: async () => undefined };
@@ -51,6 +54,7 @@ export async function startObservability(supervisor: Supervisor, opts: Observabi
     snapshot: () => store.snapshot(),
     build: { version: opts.version, node: process.version },
     processFacts: () => ({ startTimeSeconds: Math.round(performance.timeOrigin) / 1000, residentMemoryBytes: process.memoryUsage.rss() }),
+    ...(opts.control ? { control: opts.control } : {}),
   }, opts.allowedHosts);
   let port: number;
   try {
@@ -80,6 +84,7 @@ function tunnelInfo({ name, spec }: Tunnel): TunnelInfo {
   return {
     name,
     required: spec.required !== false,
+    ...(spec.readyRequiresTarget ? { requiresTarget: true } : {}),
     description: `${spec.forwards.map(describeForward).join(', ')} via ${describeServer(spec.server)}`,
   };
 }

@@ -5,7 +5,7 @@
  * as per-minute totals, not as a list of transitions a flapping tunnel would grow without end.
  */
 import type { Cause, CauseCode } from '../ssh/causes.js';
-import type { StateChange, TunnelEvent, TunnelState } from '../supervisor/events.js';
+import { compact, type StateChange, type TargetReport, type TunnelEvent, type TunnelState } from '../supervisor/events.js';
 import { STATE_WORDS, formatDuration } from './format.js';
 
 /** The timeline: one bucket a minute for the last hour. */
@@ -32,6 +32,7 @@ const PHASE_OF: Record<TunnelState, Phase> = {
   backoff: 'down',
   stopping: 'stopped',
   stopped: 'stopped',
+  disabled: 'stopped',
 };
 
 /** What the observers know of a tunnel beyond its events (from its spec). */
@@ -41,6 +42,18 @@ export interface TunnelInfo {
   required: boolean;
   /** e.g. "-L 127.0.0.1:8080:db:5432 via deploy@bastion:22". */
   description?: string;
+  /** `ready_requires_target`: readiness also waits for the target to have been reached. */
+  requiresTarget?: boolean;
+}
+
+/** What ssh said about the tunnel's forwarded connections (see target-health.ts). */
+export interface TargetHealth {
+  /** Forwarded connections whose target could not be reached, since start. */
+  errors: number;
+  /** Whether the last forwarded connection reached its target; undefined before any. */
+  reachable?: boolean;
+  lastError?: { summary: string; line?: string; at: number };
+  lastOkAt?: number;
 }
 
 export interface StoreOptions {
@@ -85,6 +98,9 @@ export interface TunnelSnapshot {
   timelineStart: number;
   /** Share of the observed part of the last hour spent up; undefined before anything was observed. */
   uptimeRatio?: number;
+  /** Disabled, or stopped on request: readiness does not wait for it. */
+  held: boolean;
+  target: TargetHealth;
 }
 
 export interface Readiness {
@@ -113,10 +129,11 @@ interface Slot {
 }
 
 /** The live record behind a TunnelSnapshot; the snapshot adds what is derived from it. */
-interface Entry extends Omit<TunnelSnapshot, 'restarts' | 'restartsByCause' | 'timeline' | 'timelineStart' | 'uptimeRatio'> {
+interface Entry extends Omit<TunnelSnapshot, 'restarts' | 'restartsByCause' | 'timeline' | 'timelineStart' | 'uptimeRatio' | 'held'> {
   restartsByCause: Map<CauseCode, number>;
   /** A ring indexed by minute number modulo TIMELINE_BUCKETS. */
   slots: Array<Slot | undefined>;
+  heldBy?: 'disabled' | 'stopped';
 }
 
 export class StateStore {
@@ -131,6 +148,7 @@ export class StateStore {
   /** Feed every supervisor event here; only state changes and removals matter. */
   apply(event: TunnelEvent): void {
     if (event.type === 'state') this.applyState(event);
+    else if (event.type === 'target') this.applyTarget(event);
     else if (event.type === 'removed') this.entries.delete(event.tunnel);
   }
 
@@ -150,6 +168,7 @@ export class StateStore {
       restartsByCause: new Map(),
       connect: { counts: new Array<number>(CONNECT_BUCKETS_SECONDS.length + 1).fill(0), sumSeconds: 0, count: 0 },
       slots: new Array<Slot | undefined>(TIMELINE_BUCKETS).fill(undefined),
+      target: { errors: 0 },
     };
     this.entries.set(info.name, entry);
     return entry;
@@ -173,9 +192,21 @@ export class StateStore {
         observe(entry.connect, e.connectMs / 1000);
       }
     } else entry.upSince = undefined;
+    entry.heldBy = e.to === 'disabled' || (e.to === 'stopped' && e.cause?.code === 'stopped_by_request') ? e.to : undefined;
     if (e.to === 'backoff' && e.cause) {
       entry.lastCause = { ...e.cause, at: e.at };
       entry.restartsByCause.set(e.cause.code, (entry.restartsByCause.get(e.cause.code) ?? 0) + 1);
+    }
+  }
+
+  private applyTarget(e: TargetReport): void {
+    const entry = this.entries.get(e.tunnel);
+    if (!entry) return;
+    entry.target.reachable = e.ok;
+    if (e.ok) entry.target.lastOkAt = e.at;
+    else {
+      entry.target.errors++;
+      entry.target.lastError = { summary: e.summary ?? 'the target could not be reached', ...(e.line ? { line: e.line } : {}), at: e.at };
     }
   }
 }
@@ -217,7 +248,7 @@ function snapshotOf(e: Entry, now: number): TunnelSnapshot {
   }
   const observed = total.up + total.connecting + total.down;
   const restarts = [...e.restartsByCause.values()].reduce((a, b) => a + b, 0);
-  return {
+  return compact({
     info: e.info,
     state: e.state,
     since: e.since,
@@ -228,21 +259,27 @@ function snapshotOf(e: Entry, now: number): TunnelSnapshot {
     connect: { counts: [...e.connect.counts], sumSeconds: e.connect.sumSeconds, count: e.connect.count },
     timeline,
     timelineStart: (current - TIMELINE_BUCKETS + 1) * TIMELINE_BUCKET_MS,
-    ...(observed > 0 ? { uptimeRatio: total.up / observed } : {}),
-    ...(e.lastCause ? { lastCause: e.lastCause } : {}),
-    ...(e.backoffMs !== undefined ? { backoffMs: e.backoffMs } : {}),
-    ...(e.nextAttemptAt !== undefined ? { nextAttemptAt: e.nextAttemptAt } : {}),
-    ...(e.pid !== undefined ? { pid: e.pid } : {}),
-    ...(e.upSince !== undefined ? { upSince: e.upSince } : {}),
-    ...(e.lastConnectMs !== undefined ? { lastConnectMs: e.lastConnectMs } : {}),
-    ...(e.allocatedPorts?.length ? { allocatedPorts: [...e.allocatedPorts] } : {}),
-  };
+    uptimeRatio: observed > 0 ? total.up / observed : undefined,
+    lastCause: e.lastCause,
+    backoffMs: e.backoffMs,
+    nextAttemptAt: e.nextAttemptAt,
+    pid: e.pid,
+    upSince: e.upSince,
+    lastConnectMs: e.lastConnectMs,
+    allocatedPorts: e.allocatedPorts?.length ? [...e.allocatedPorts] : undefined,
+    held: e.heldBy !== undefined,
+    target: { ...e.target, ...(e.target.lastError ? { lastError: { ...e.target.lastError } } : {}) },
+  });
 }
 
-/** Ready when every required tunnel is up (none required: nothing to wait for). */
+/**
+ * Ready when every required tunnel is up (none required: nothing to wait for), and, for those
+ * with `ready_requires_target`, its last forwarded connection reached the target. A tunnel
+ * disabled or stopped on request is not waited for: someone chose to have it down.
+ */
 export function readinessOf(tunnels: TunnelSnapshot[], now: number): Readiness {
-  const required = tunnels.filter((t) => t.info.required);
-  const notUp = required.filter((t) => t.state !== 'up');
+  const required = tunnels.filter((t) => t.info.required && !t.held);
+  const notUp = required.filter((t) => t.state !== 'up' || (t.info.requiresTarget && t.target.reachable !== true));
   if (notUp.length === 0) {
     return { ready: true, message: required.length ? `ready: ${countOf(required.length)} up` : 'ready: no tunnel is required' };
   }
@@ -255,6 +292,7 @@ function countOf(n: number): string {
 }
 
 function describeNotUp(t: TunnelSnapshot, now: number): string {
+  if (t.state === 'up') return `${t.info.name} up, ${t.target.lastError && t.target.reachable === false ? `target unreachable: ${t.target.lastError.summary}` : 'target not reached yet'}`;
   const since = formatDuration(now - t.statusSince);
   if (t.lastCause && (t.state === 'backoff' || t.state === 'connecting')) return `${t.info.name} down for ${since} (${t.lastCause.summary})`;
   return `${t.info.name} ${STATE_WORDS[t.state]} for ${since}`;

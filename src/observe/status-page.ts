@@ -51,6 +51,12 @@ tr.s-connecting td:first-child, tr.s-starting td:first-child { border-left-color
 .c-up { background: var(--up); } .c-down { background: var(--down); } .c-blip { background: var(--blip); }
 .c-conn { background: var(--conn); } .c-stop { background: var(--stop); }
 .axis { display: flex; justify-content: space-between; width: 300px; }
+.b-target { background: var(--conn); }
+tr.s-target td:first-child { border-left-color: var(--conn); }
+.actions { margin-top: 6px; display: flex; gap: 6px; }
+.actions button { font: inherit; font-size: 12px; padding: 1px 8px; border-radius: 4px; border: 1px solid var(--line); background: var(--card); color: var(--fg); cursor: pointer; }
+.actions button:hover { border-color: var(--muted); }
+.actions button[disabled] { opacity: .5; cursor: default; }
 `;
 
 /**
@@ -101,12 +107,17 @@ function cellTitle(bucket, startMs) {
 /** The headline: how many are up, and the names of those that are not. */
 function summarize(tunnels) {
   if (!tunnels.length) return { level: 'none', text: 'No tunnels' };
-  var notUp = tunnels.filter(function (t) { return !t.up; });
+  // Disabled or stopped on request: someone chose that; it is said, not alarmed about.
+  var held = tunnels.filter(function (t) { return t.held; }).length;
+  var notUp = tunnels.filter(function (t) { return !t.up && !t.held; });
   var down = notUp.filter(function (t) { return t.state === 'backoff' || (t.state === 'connecting' && t.lastCause); });
   var bad = down.some(function (t) { return t.required; });
-  var level = !notUp.length ? 'ok' : bad ? 'bad' : 'warn';
-  if (tunnels.length === 1) return { level: level, text: tunnels[0].name + ' is ' + (down.length ? 'down' : LABELS[tunnels[0].state] || tunnels[0].state) };
-  if (!notUp.length) return { level: level, text: 'All ' + tunnels.length + ' tunnels up' };
+  var targets = tunnels.filter(targetDown).length;
+  var level = notUp.length ? (bad ? 'bad' : 'warn') : targets ? 'warn' : 'ok';
+  if (tunnels.length === 1) return { level: level, text: tunnels[0].name + ' is ' + (down.length ? 'down' : targets ? 'up, target unreachable' : LABELS[tunnels[0].state] || tunnels[0].state) };
+  var heldText = held ? ' (' + held + ' stopped or disabled)' : '';
+  var running = tunnels.length - held;
+  if (!notUp.length) return { level: level, text: (running === 1 ? '1 tunnel up' : 'All ' + running + ' tunnels up') + (targets ? ', ' + targets + ' with the target unreachable' : '') + heldText };
   var names = notUp.map(function (t) { return t.name; }).join(', ');
   return { level: level, text: notUp.length + ' of ' + tunnels.length + ' ' + (down.length ? 'down' : 'not up yet') + ': ' + names };
 }
@@ -116,6 +127,12 @@ function restartsTitle(byCause) {
   if (!keys.length) return 'no restarts';
   return keys.map(function (k) { return k + ': ' + byCause[k]; }).join(', ');
 }
+
+/** The link is up, but ssh said the last forwarded connection could not reach the target. */
+function targetDown(t) { return t.up && t.target && t.target.reachable === false; }
+
+/** What the buttons of a tunnel are: a held (stopped, disabled) one can be started, a running one stopped or restarted. */
+function actionsFor(t) { return t.held || t.state === 'stopped' || t.state === 'disabled' ? ['start'] : ['restart', 'stop']; }
 
 /** Rounded down, so anything short of all the time never reads "100%". */
 function uptimeText(ratio) {
@@ -133,7 +150,8 @@ if (typeof document !== 'undefined') (function () {
   var icon = document.getElementById('favicon');
   // Keyed by tunnel name: a Map, so names such as "constructor" or "toString" are not Object.prototype's.
   var rows = new Map();
-  var data = null, skew = 0, lastOk = 0, failingSince = 0;
+  var data = null, skew = 0, lastOk = 0, failingSince = 0, pollTimer = 0;
+  var TOKEN_KEY = 'autotunnel-control-token';
 
   function el(tag, cls, parent) { var e = document.createElement(tag); if (cls) e.className = cls; if (parent) parent.appendChild(e); return e; }
   function setText(e, text) { if (e.textContent !== text) e.textContent = text; }
@@ -145,6 +163,12 @@ if (typeof document !== 'undefined') (function () {
     var r = { tr: el('tr', 'tunnel') };
     r.tr.setAttribute('data-tunnel', name);
     var c1 = el('td', 'c-name', r.tr); r.name = el('span', 'tname', c1); r.opt = el('span', 'opt', c1); r.desc = el('div', 'sub desc', c1);
+    r.actions = el('div', 'actions', c1); r.actions.hidden = true; r.buttons = {};
+    ['start', 'restart', 'stop'].forEach(function (a) {
+      var b = el('button', '', r.actions); b.type = 'button'; b.textContent = a; b.setAttribute('data-action', a);
+      b.addEventListener('click', function () { act(name, a, b); });
+      r.buttons[a] = b;
+    });
     var c2 = el('td', 'c-state', r.tr); r.badge = el('span', 'badge', c2); r.retry = el('div', 'sub retry', c2);
     var c3 = el('td', 'c-since', r.tr); r.dur = el('div', 'dur', c3); r.at = el('div', 'sub', c3);
     var c4 = el('td', 'cause', r.tr); r.cause = el('div', 'cause-text', c4); r.hint = el('div', 'hint', c4);
@@ -155,14 +179,43 @@ if (typeof document !== 'undefined') (function () {
     return r;
   }
 
-  function renderRow(r, t) {
-    setClass(r.tr, 'tunnel s-' + t.state);
+  /** POSTs a control action with the token the user gave (kept for this tab only, never in the page). */
+  function act(name, action, button) {
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) {
+      token = window.prompt('Control token (the contents of AUTOTUNNEL_CONTROL_TOKEN_FILE) to ' + action + ' ' + name + ':');
+      if (!token) return;
+    }
+    button.disabled = true;
+    fetch('api/tunnels/' + encodeURIComponent(name) + '/' + action, { method: 'POST', headers: { authorization: 'Bearer ' + token } })
+      .then(function (res) { return res.json().then(function (body) { return { status: res.status, body: body }; }); })
+      .then(function (x) {
+        if (x.status === 401 || x.status === 403) sessionStorage.removeItem(TOKEN_KEY);
+        else sessionStorage.setItem(TOKEN_KEY, token);
+        if (x.status !== 200) window.alert(name + ': ' + (x.body.error || ('HTTP ' + x.status)));
+      })
+      .catch(function (e) { window.alert(name + ': ' + action + ' failed: ' + e.message); })
+      .then(function () { button.disabled = false; clearTimeout(pollTimer); poll(); });
+  }
+
+  function renderRow(r, t, control) {
+    var tdown = targetDown(t);
+    setClass(r.tr, 'tunnel s-' + (tdown ? 'target' : t.state));
+    r.actions.hidden = !control;
+    var allowed = actionsFor(t);
+    Object.keys(r.buttons).forEach(function (a) { r.buttons[a].hidden = allowed.indexOf(a) < 0; });
     setText(r.opt, t.required ? '' : 'optional'); r.opt.hidden = t.required;
     setText(r.desc, t.description || '');
-    setClass(r.badge, 'badge b-' + t.state);
+    setClass(r.badge, 'badge b-' + (tdown ? 'target' : t.state));
     setText(r.badge, LABELS[t.state] || t.state);
     var c = t.lastCause;
-    if (!c) { setText(r.cause, t.up ? 'no failure since start' : ''); setText(r.hint, ''); }
+    if (tdown) {
+      setText(r.cause, 'up, target unreachable: ' + t.target.lastError.summary);
+      setText(r.hint, t.target.errors + ' forwarded connection' + (t.target.errors === 1 ? '' : 's') + ' failed; the link is fine, ssh is not restarted. ssh said: ' + t.target.lastError.line);
+    }
+    else if (t.state === 'disabled') { setText(r.cause, 'disabled in the configuration (enabled: false)'); setText(r.hint, ''); }
+    else if (t.held) { setText(r.cause, 'stopped on request'); setText(r.hint, 'it stays stopped until started again'); }
+    else if (!c) { setText(r.cause, t.up ? 'no failure since start' : ''); setText(r.hint, ''); }
     else if (t.up) { setText(r.cause, 'last down ' + clockTime(Date.parse(c.at), serverNow()) + ': ' + c.summary); setText(r.hint, ''); }
     else { setText(r.cause, c.summary); setText(r.hint, c.hint ? 'Fix: ' + c.hint : ''); }
     setText(r.restarts, String(t.restarts));
@@ -187,7 +240,7 @@ if (typeof document !== 'undefined') (function () {
       setText(r.dur, formatDuration(now - since));
       setText(r.at, 'since ' + clockTime(since, now));
       var retry = t.state === 'backoff' && t.nextAttemptAt ? Date.parse(t.nextAttemptAt) - now : null;
-      setText(r.retry, retry === null ? (t.state === 'connecting' ? 'attempt ' + t.attempt : '') : retry > 0 ? 'retry in ' + formatDuration(retry) : 'retrying');
+      setText(r.retry, targetDown(t) ? 'target unreachable' : retry === null ? (t.state === 'connecting' ? 'attempt ' + t.attempt : '') : retry > 0 ? 'retry in ' + formatDuration(retry) : 'retrying');
     });
     var age = Date.now() - lastOk;
     setText(metaEl, 'autotunnel ' + data.version + ' · updated ' + (age < 1500 ? 'just now' : formatDuration(age) + ' ago'));
@@ -201,7 +254,7 @@ if (typeof document !== 'undefined') (function () {
       seen.add(t.name);
       var r = rows.get(t.name);
       if (!r) rows.set(t.name, r = makeRow(t.name));
-      renderRow(r, t);
+      renderRow(r, t, d.control);
       if (tbody.children[i] !== r.tr) tbody.insertBefore(r.tr, tbody.children[i] || null);
     });
     rows.forEach(function (r, name) { if (!seen.has(name)) { tbody.removeChild(r.tr); rows.delete(name); } });
@@ -236,7 +289,7 @@ if (typeof document !== 'undefined') (function () {
         document.title = 'No answer \u2014 autotunnel';
         tick();
       })
-      .then(function () { clearTimeout(timer); setTimeout(poll, REFRESH_MS); });
+      .then(function () { clearTimeout(timer); clearTimeout(pollTimer); pollTimer = setTimeout(poll, REFRESH_MS); });
   }
 
   setInterval(tick, 1000);

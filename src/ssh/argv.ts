@@ -11,6 +11,12 @@ export interface SshFiles {
   identityFile?: string;
   /** The known_hosts file ssh reads (and, in trust-on-first-use mode, writes). */
   knownHostsFile: string;
+  /** A private ssh_config given with -F, so that jump connections use the tunnel's key and host keys (see jump.ts). */
+  configFile?: string;
+  /** autotunnel's own ssh-agent holding the key; identityFile is then the key's public half. */
+  identityAgent?: string;
+  /** Password authentication through autotunnel's askpass helper. */
+  password?: boolean;
   /**
    * A socket path in a private directory, unknown to the server: see READY_MARKER below.
    * Absent → readiness rests on ssh's lines alone (tests, `check`).
@@ -36,7 +42,14 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     // -v: readiness ("Local forwarding listening", "forwarding_success") is only reported at debug1.
     '-v',
     '-N',
-    ...opt('BatchMode', 'yes'),
+    ...(files.configFile ? ['-F', files.configFile] : []),
+    // BatchMode=yes turns password authentication off altogether (ssh 9.x: "No more authentication
+    // methods to try", askpass or not), so a password tunnel runs without it: its askpass helper
+    // refuses every prompt but a password one, and host keys are never confirmed interactively.
+    ...opt('BatchMode', files.password ? 'no' : 'yes'),
+    // One password try per connection: OpenSSH >= 9.8 penalizes each failed one (authfail:5).
+    ...(files.password ? opt('NumberOfPasswordPrompts', 1) : []),
+    ...(files.password && !files.identityFile ? opt('PreferredAuthentications', 'keyboard-interactive,password') : []),
     ...opt('ExitOnForwardFailure', 'yes'),
     // A user's ControlMaster in ~/.ssh/config would hide the real connection from us.
     ...opt('ControlMaster', 'no'),
@@ -65,6 +78,8 @@ export function buildSshArgs(spec: TunnelSpec, files: SshFiles): string[] {
     if (files.identityFile.includes('%')) args.push(...opt('IdentityFile', sshConfigPath(files.identityFile)));
     else args.push('-i', files.identityFile);
     args.push(...opt('IdentitiesOnly', 'yes'));
+    // That key from our own agent, and no other agent's keys.
+    if (files.identityAgent) args.push(...opt('IdentityAgent', sshConfigPath(files.identityAgent)));
   }
 
   // Before any forward of the user's (extra arguments included): ssh sets them up in order.

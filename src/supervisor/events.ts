@@ -8,9 +8,10 @@ import type { Cause } from '../ssh/causes.js';
  * - up: every forward is confirmed working.
  * - backoff: ssh is gone; waiting before the next attempt.
  * - stopping: ssh is being stopped for good.
- * - stopped: nothing runs, nothing will.
+ * - stopped: nothing runs, nothing will (at exit, or `autotunnel stop NAME`: cause stopped_by_request).
+ * - disabled: defined with `enabled: false`; never started.
  */
-export const TUNNEL_STATES = ['starting', 'connecting', 'up', 'backoff', 'stopping', 'stopped'] as const;
+export const TUNNEL_STATES = ['starting', 'connecting', 'up', 'backoff', 'stopping', 'stopped', 'disabled'] as const;
 export type TunnelState = (typeof TUNNEL_STATES)[number];
 
 export interface StateChange {
@@ -58,9 +59,27 @@ export interface TunnelRemoved {
   type: 'removed';
   tunnel: string;
   at: number;
+  /** Removed to make way for its changed version (a reload), not dropped from the configuration. */
+  replaced?: boolean;
 }
 
-export type TunnelEvent = StateChange | Notice | SshOutput | TunnelRemoved;
+/**
+ * What ssh said about a forwarded connection of a tunnel that is up: its target was reached
+ * (ok) or not. Only lines from an ssh already up count (see observe/target-health.ts).
+ */
+export interface TargetReport {
+  type: 'target';
+  tunnel: string;
+  at: number;
+  ok: boolean;
+  /** Not ok: the cause in plain words, and ssh's line. */
+  summary?: string;
+  line?: string;
+  /** A failure after success (or the first one), a success after failure: worth a log line. */
+  changed: boolean;
+}
+
+export type TunnelEvent = StateChange | Notice | SshOutput | TunnelRemoved | TargetReport;
 
 export type Listener<T> = (event: T) => void;
 

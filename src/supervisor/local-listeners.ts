@@ -4,7 +4,7 @@
  */
 import type { Forward } from '../config/spec.js';
 import { connectAddress } from '../net/address.js';
-import { sleep, type Clock, type ProbeTcp } from './ports.js';
+import { sleep, type Clock, type ProbeTcp } from './world.js';
 
 /** Each connect to a local listener is given this long. */
 export const PROBE_TIMEOUT_MS = 1_000;

@@ -5,7 +5,7 @@
  */
 import type { MonitorSpec } from '../config/spec.js';
 import { makeCause, type Cause } from '../ssh/causes.js';
-import { after, type Clock } from './ports.js';
+import { after, type Clock } from './world.js';
 
 /** Runs the checks until `scope` (the attempt) ends; calls `dead` once, on the first failure. */
 export function watchMonitor(spec: MonitorSpec, check: () => Promise<boolean>, clock: Clock, scope: AbortSignal, dead: (cause: Cause) => void): void {

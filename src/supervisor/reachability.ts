@@ -17,7 +17,7 @@
  * the handshake gate). A connect that stays pending lost its SYN: ssh is restarted.
  */
 import { makeCause, type Cause } from '../ssh/causes.js';
-import { after, type Clock } from './ports.js';
+import { after, type Clock } from './world.js';
 
 /**
  * The scout's cadence while the server refuses: 50 ms in the first second of an outage, where a

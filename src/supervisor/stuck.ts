@@ -5,7 +5,7 @@
  * take to find a dead link, it is reported stuck.
  */
 import { makeCause, type Cause } from '../ssh/causes.js';
-import { after, type Clock } from './ports.js';
+import { after, type Clock } from './world.js';
 
 export const STUCK_CHECK_EVERY_MS = 1_000;
 /** /proc/PID/stat states: T stopped, t stopped by a tracer, D uninterruptible sleep. */

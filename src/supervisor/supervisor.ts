@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TunnelSpec } from '../config/spec.js';
 import { Emitter, type TunnelEvent } from './events.js';
+import { realClock, type Clock } from './world.js';
 import type { Tunnel } from './tunnel.js';
 
 /** A tunnel and what must be undone once it is gone (its private key copy, say). */
@@ -15,6 +16,8 @@ export interface ReconcileResult {
   removed: string[];
   changed: string[];
   unchanged: string[];
+  /** Tunnels that could not be built (a full /dev/shm, say); a changed one keeps its previous version running. */
+  failed: Array<{ name: string; error: unknown; kept: boolean }>;
 }
 
 export class Supervisor {
@@ -22,7 +25,7 @@ export class Supervisor {
   private readonly tunnels = new Map<string, Supervised & { unsubscribe: () => void }>();
   private started = false;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Pick<Clock, 'now'> = realClock) {}
 
   add(tunnel: Tunnel, cleanup: () => void = () => {}): void {
     if (this.tunnels.has(tunnel.name)) throw new Error(`a tunnel named "${tunnel.name}" already exists`);
@@ -31,41 +34,69 @@ export class Supervisor {
     if (this.started) tunnel.start();
   }
 
-  /** Stops a tunnel, removes it and cleans up after it. */
-  async remove(name: string): Promise<void> {
+  /** Stops a tunnel, removes it and cleans up after it (`replaced`: by its changed version). */
+  async remove(name: string, replaced = false): Promise<void> {
     const entry = this.tunnels.get(name);
     if (!entry) return;
     this.tunnels.delete(name);
     await entry.tunnel.stop();
     entry.unsubscribe();
     entry.cleanup();
-    this.events.emit({ type: 'removed', tunnel: name, at: this.now() });
+    this.events.emit({ type: 'removed', tunnel: name, at: this.clock.now(), ...(replaced ? { replaced } : {}) });
   }
 
   /**
    * Makes the running set match `specs`: a tunnel whose spec is unchanged is not touched (its
    * ssh and the connections through it live on), removed ones stop, new and changed ones start.
+   * New versions are built before any old one stops: one that cannot be built (no space for its
+   * key copy, say) leaves its old version running and is reported in `failed`; the rest of the
+   * reconcile applies all the same.
    */
   async reconcile(specs: TunnelSpec[], build: (spec: TunnelSpec) => Supervised): Promise<ReconcileResult> {
-    const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [] };
+    const result: ReconcileResult = { added: [], removed: [], changed: [], unchanged: [], failed: [] };
     const wanted = new Map(specs.map((s) => [s.name, s]));
-    // Stopped together: each may take up to a second if its ssh ignores SIGTERM.
     result.removed = [...this.tunnels.keys()].filter((name) => !wanted.has(name));
-    await Promise.all(result.removed.map((name) => this.remove(name)));
+    const built = new Map<string, Supervised>();
     for (const spec of specs) {
       const existing = this.tunnels.get(spec.name);
       if (existing && sameTunnel(existing.tunnel.spec, spec)) {
         result.unchanged.push(spec.name);
         continue;
       }
-      if (existing) {
-        result.changed.push(spec.name);
-        await this.remove(spec.name);
-      } else result.added.push(spec.name);
-      const built = build(spec);
-      this.add(built.tunnel, built.cleanup);
+      try {
+        built.set(spec.name, build(spec));
+      } catch (error) {
+        result.failed.push({ name: spec.name, error, kept: existing !== undefined });
+        continue;
+      }
+      (existing ? result.changed : result.added).push(spec.name);
+    }
+    // Removed and changed ones stop together: each may take up to a second if its ssh ignores SIGTERM.
+    await Promise.all([...result.removed.map((name) => this.remove(name)), ...result.changed.map((name) => this.remove(name, true))]);
+    for (const spec of specs) {
+      const next = built.get(spec.name);
+      if (next) this.add(next.tunnel, next.cleanup);
     }
     return result;
+  }
+
+  /**
+   * Puts a fresh tunnel in the place of one of the same name (to start a stopped or disabled
+   * one again): the old one is stopped and cleaned up, and observers see one tunnel throughout.
+   */
+  async replace(built: Supervised, opts: { evenIfDisabled?: boolean } = {}): Promise<void> {
+    const name = built.tunnel.name;
+    const old = this.tunnels.get(name);
+    // Swapped at once, so a reload running meanwhile never finds the name missing (and adds a second ssh).
+    const unsubscribe = built.tunnel.events.on((e) => this.events.emit(e));
+    this.tunnels.set(name, { ...built, unsubscribe });
+    if (old) {
+      await old.tunnel.stop();
+      old.unsubscribe();
+      old.cleanup();
+    }
+    // Started once the old ssh is gone (its ports are free); a reload may have replaced it meanwhile.
+    if (this.started && this.tunnels.get(name)?.tunnel === built.tunnel) built.tunnel.start(opts);
   }
 
   startAll(): void {

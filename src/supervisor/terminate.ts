@@ -2,7 +2,7 @@
  * Ending an ssh: SIGTERM, then SIGKILL if it is still there after KILL_GRACE_MS (a hung ssh
  * ignores SIGTERM). The one place this escalation is written, as execa's killOnTimeout.
  */
-import { after, type Clock, type SshProcess } from './ports.js';
+import { after, type Clock, type SshProcess } from './world.js';
 
 /** SIGTERM first; SIGKILL if ssh is still there after this long. */
 export const KILL_GRACE_MS = 1_000;

@@ -1,33 +1,30 @@
 /**
  * One supervised ssh: spawns it, decides when the tunnel is really up, and restarts it on any
  * exit, forever. This file holds the transitions; the policies it owns have their own files:
- * readiness (readiness.ts, local-listeners.ts), server reachability (reachability.ts), the -M
- * monitor (monitor.ts), kill escalation (terminate.ts), the delay (backoff.ts), the handshake
- * gate. Each ssh run and each backoff wait has one AbortController: whatever it started (timers,
- * probes) ends with it. The outside world is injected (ports.ts): tested on a fake clock.
+ * readiness (readiness.ts, local-listeners.ts), server reachability (reachability.ts), a stopped
+ * ssh (stuck.ts), the -M monitor (monitor.ts), sshd's drops (drops.ts), the delay (backoff.ts),
+ * the handshake gate; one ssh run and its kill escalation are attempt.ts and terminate.ts. Each
+ * run and each backoff wait has one AbortController: whatever it started (timers, probes) ends
+ * with it. The outside world is injected (world.ts): tested on a fake clock.
  */
 import type { TunnelSpec } from '../config/spec.js';
 import { makeCause, withHint, type Cause, type HintContext } from '../ssh/causes.js';
-import { CauseTracker, parseSshLine, type SshProgress } from '../ssh/stderr.js';
+import { parseSshLine, type SshProgress } from '../ssh/stderr.js';
+import { Attempt, exitCause } from './attempt.js';
+import { jumpHostsOf, type JumpHost } from '../ssh/jump.js';
 import { retryDelayMs } from './backoff.js';
 import { Emitter, compact, type Notice, type StateChange, type TunnelEvent, type TunnelState } from './events.js';
 import type { HandshakeGate, Release } from './handshake-gate.js';
 import { confirmListening } from './local-listeners.js';
 import { watchMonitor } from './monitor.js';
-import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './ports.js';
 import { ForwardReadiness, type ReadinessStep } from './readiness.js';
+import { DropCounter } from './drops.js';
 import { ServerReachability, ServerWatch, tcpLevelFailure } from './reachability.js';
 import { watchForStuck, type ProcessState } from './stuck.js';
-import { terminate } from './terminate.js';
+import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './world.js';
 
 /** Time allowed on top of ConnectTimeout for authentication and the forwards to be confirmed. */
 export const HANDSHAKE_GRACE_MS = 20_000;
-/**
- * Connections sshd dropped before its banner, in a row and over this long, mean it drops every
- * connection from this address (PerSourcePenalties) rather than a few at random (MaxStartups).
- */
-export const PENALTY_AFTER_DROPS = 4;
-export const PENALTY_AFTER_MS = 5_000;
 
 /** The outside world a Tunnel acts on; everything it knows of the tunnel itself is in its spec. */
 export interface TunnelDeps {
@@ -60,30 +57,6 @@ export interface SshCommand {
   readyMarker?: string;
 }
 
-/** One ssh run. */
-interface Attempt {
-  process: SshProcess;
-  startedAt: number;
-  causes: CauseTracker;
-  readiness: ForwardReadiness;
-  /** When ssh said it was connecting (its connect() began), and to which address; undefined before. */
-  connectingAt?: number;
-  address?: string;
-  /** The server's host key, once ssh printed it. */
-  hostKeyFingerprint?: string;
-  /** Ends everything this run started (timers, probes, the monitor): aborted when it is killed, stopped or exits. */
-  scope: AbortController;
-  /** Aborted once ssh has exited (ends the SIGKILL escalation). */
-  gone: AbortController;
-  /** Set when we killed ssh ourselves: this is the cause, whatever ssh printed. */
-  killCause?: Cause;
-  wasUp: boolean;
-  /** Set by stop(): called once ssh is gone. */
-  onGone?: () => void;
-  /** The handshake slot, given back once up or gone. */
-  release?: Release;
-}
-
 export class Tunnel {
   readonly name: string;
   readonly events = new Emitter<TunnelEvent>();
@@ -99,9 +72,10 @@ export class Tunnel {
   /** Cancels a wait for a handshake slot. */
   private cancelQueue: (() => void) | undefined;
   private readonly reachability: ServerReachability;
-  /** Connections sshd dropped before its banner in a row, and when the first of them was. */
-  private drops = 0;
-  private firstDropAt = 0;
+  /** The jump hosts, in order: a failure on the way is named as the jump host's. */
+  private readonly jumps: JumpHost[];
+  /** Connections sshd dropped before its banner, in a row. */
+  private readonly drops = new DropCounter();
   /** The last attempt ended in a failure (cleared once up): the link may have been lost. */
   private failedBefore = false;
 
@@ -111,8 +85,9 @@ export class Tunnel {
     private readonly deps: TunnelDeps,
   ) {
     this.name = spec.name;
+    this.jumps = jumpHostsOf(spec);
     this.reachability = new ServerReachability(deps.watch ?? new ServerWatch(deps.clock), deps.clock, {
-      restartAttempt: (cause) => this.attempt && this.killAttempt(this.attempt, cause),
+      restartAttempt: (cause) => this.attempt?.kill(cause),
       retryNow: (why) => this.serverAnswersAgain(why),
     });
   }
@@ -123,12 +98,17 @@ export class Tunnel {
 
   /** The running ssh's process id; undefined while none runs. */
   get pid(): number | undefined {
-    const a = this.attempt;
-    return a && !a.gone.signal.aborted ? a.process.pid : undefined;
+    return this.attempt && !this.attempt.exited ? this.attempt.process.pid : undefined;
   }
 
-  start(): void {
+  /** Starts connecting; a tunnel with `enabled: false` goes to "disabled" unless `evenIfDisabled`. */
+  start(opts: { evenIfDisabled?: boolean } = {}): void {
     if (this.current !== 'starting') return;
+    if (this.spec.enabled === false && !opts.evenIfDisabled) {
+      this.stopPromise = Promise.resolve();
+      this.setState('disabled', {});
+      return;
+    }
     this.connect();
   }
 
@@ -140,32 +120,33 @@ export class Tunnel {
       this.connect();
     } else if ((this.current === 'connecting' || this.current === 'up') && this.attempt) {
       this.notice('info', `${reason}: restarting ssh`);
-      this.killAttempt(this.attempt, makeCause('retry_requested', reason));
+      this.attempt.kill(makeCause('retry_requested', reason));
     }
   }
 
-  /** Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone. */
-  stop(): Promise<void> {
+  /**
+   * Stops ssh for good (SIGTERM, then SIGKILL after KILL_GRACE_MS); resolves when it is gone.
+   * `cause` says why when it is not the process ending (`autotunnel stop NAME`).
+   */
+  stop(cause?: Cause): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.endWait();
     this.reachability.leave();
     this.cancelQueue?.();
     this.cancelQueue = undefined;
     const attempt = this.attempt;
-    this.setState('stopping', {});
+    const why = cause ? { cause } : {};
+    this.setState('stopping', why);
     this.stopPromise = new Promise<void>((resolve) => {
-      if (!attempt || attempt.gone.signal.aborted) {
-        this.setState('stopped', {});
+      if (!attempt || attempt.exited) {
+        this.setState('stopped', why);
         resolve();
         return;
       }
-      attempt.onGone = () => {
-        this.setState('stopped', {});
+      attempt.stop(() => {
+        this.setState('stopped', why);
         resolve();
-      };
-      attempt.scope.abort();
-      // Killed already (a restart under way): that SIGTERM and its escalation stand.
-      if (!attempt.killCause) terminate(attempt.process, this.deps.clock, attempt.gone.signal);
+      });
     });
     return this.stopPromise;
   }
@@ -203,16 +184,8 @@ export class Tunnel {
       this.afterExit(undefined, { code: null, signal: null, error: e instanceof Error ? e.message : String(e) });
       return;
     }
-    const attempt: Attempt = {
-      process,
-      startedAt: this.deps.clock.now(),
-      causes: new CauseTracker(),
-      readiness: new ForwardReadiness(this.spec.forwards, this.spec.ssh.addsRemoteForwards, this.command.readyMarker),
-      scope: new AbortController(),
-      gone: new AbortController(),
-      wasUp: false,
-      ...(release ? { release } : {}),
-    };
+    const readiness = new ForwardReadiness(this.spec.forwards, this.spec.ssh.addsRemoteForwards, this.command.readyMarker);
+    const attempt = new Attempt(process, readiness, this.deps.clock, release, this.jumps);
     this.attempt = attempt;
     process.onLine((line) => this.onLine(attempt, line));
     process.onExit((exit) => this.afterExit(attempt, exit));
@@ -220,15 +193,15 @@ export class Tunnel {
     else this.notice('debug', `handshake slot granted: ssh started (pid ${process.pid})`, { pid: process.pid });
 
     const deadline = this.spec.connectTimeoutSec * 1000 + HANDSHAKE_GRACE_MS;
-    after(this.deps.clock, deadline, attempt.scope.signal, () => {
+    after(this.deps.clock, deadline, attempt.signal, () => {
       if (this.current === 'connecting') {
-        this.killAttempt(attempt, makeCause('handshake_timeout', `ssh did not bring the tunnel up within ${Math.round(deadline / 1000)} s`));
+        attempt.kill(makeCause('handshake_timeout', `ssh did not bring the tunnel up within ${Math.round(deadline / 1000)} s`));
       }
     });
     const { processState } = this.deps;
     if (processState && process.pid !== undefined) {
       const { intervalSec, countMax } = this.spec.keepalive;
-      watchForStuck(process.pid, processState, intervalSec * (countMax + 1) * 1000, this.deps.clock, attempt.scope.signal, (cause) => this.killAttempt(attempt, cause, 'SIGKILL'));
+      watchForStuck(process.pid, processState, intervalSec * (countMax + 1) * 1000, this.deps.clock, attempt.signal, (cause) => attempt.kill(cause, 'SIGKILL'));
     }
   }
 
@@ -236,7 +209,7 @@ export class Tunnel {
     const line = parseSshLine(raw);
     this.events.emit({ type: 'ssh', tunnel: this.name, at: this.deps.clock.now(), line: line.text, debug: line.debug });
     attempt.causes.observe(line);
-    if (line.progress && !attempt.scope.signal.aborted) this.onProgress(attempt, line.progress);
+    if (line.progress && !attempt.signal.aborted) this.onProgress(attempt, line.progress);
   }
 
   private onProgress(attempt: Attempt, p: SshProgress): void {
@@ -246,7 +219,7 @@ export class Tunnel {
         if (attempt.connectingAt !== undefined) break;
         attempt.connectingAt = this.deps.clock.now();
         // Through a jump host or proxy, ssh's own connect does not go to the server.
-        if (!this.spec.ssh.proxied) this.reachability.onConnecting(attempt.scope.signal);
+        if (!this.spec.ssh.proxied) this.reachability.onConnecting(attempt.signal);
         break;
       case 'tcp_connected':
         if (this.spec.ssh.proxied) break;
@@ -259,7 +232,7 @@ export class Tunnel {
         attempt.hostKeyFingerprint = p.fingerprint;
         break;
       case 'host_key_added':
-        this.notice('warn', `trusted the server's ${p.keyType} host key on first use: ${attempt.hostKeyFingerprint ?? '(fingerprint not reported)'} for ${p.hostPattern}; a different key will be refused from now on`, {
+        this.notice('warn', `trusted the ${this.isJumpHostPattern(p.hostPattern) ? 'jump host' : 'server'}'s ${p.keyType} host key on first use: ${attempt.hostKeyFingerprint ?? '(fingerprint not reported)'} for ${p.hostPattern}; a different key will be refused from now on`, {
           fingerprint: attempt.hostKeyFingerprint,
           host: p.hostPattern,
         });
@@ -269,7 +242,7 @@ export class Tunnel {
         break;
       case 'authenticated':
         // sshd's MaxStartups counts unauthenticated connections only: the next handshake may start.
-        attempt.release?.();
+        attempt.releaseSlot();
         break;
       default:
         break;
@@ -279,10 +252,10 @@ export class Tunnel {
 
   /** Acts on what readiness says: probe the local listeners, or the tunnel is up. */
   private advance(attempt: Attempt, step: ReadinessStep): void {
-    if (this.current !== 'connecting' || attempt.scope.signal.aborted) return;
+    if (this.current !== 'connecting' || attempt.signal.aborted) return;
     if (step === 'ready') this.becomeUp(attempt);
     else if (step === 'probe-local') {
-      void confirmListening(attempt.readiness.localForwards, this.deps, attempt.scope.signal).then((ok) => {
+      void confirmListening(attempt.readiness.localForwards, this.deps, attempt.signal).then((ok) => {
         if (ok) this.advance(attempt, attempt.readiness.confirmLocal());
       });
     }
@@ -290,37 +263,27 @@ export class Tunnel {
 
   private becomeUp(attempt: Attempt): void {
     const now = this.deps.clock.now();
-    attempt.release?.();
+    attempt.releaseSlot();
     attempt.wasUp = true;
     this.upSince = now;
     this.failedBefore = false;
-    this.drops = 0;
+    this.drops.reset();
     const allocated = attempt.readiness.allocated;
-    this.setState('up', { pid: attempt.process.pid, connectMs: now - attempt.startedAt, ...(allocated.length ? { allocatedPorts: [...allocated] } : {}) });
-    after(this.deps.clock, this.spec.backoff.stableAfterMs, attempt.scope.signal, () => {
+    this.setState('up', { pid: attempt.process.pid, connectMs: now - attempt.startedAt, allocatedPorts: allocated.length ? [...allocated] : undefined });
+    after(this.deps.clock, this.spec.backoff.stableAfterMs, attempt.signal, () => {
       this.failures = 0;
     });
     const { monitor } = this.spec;
     if (monitor && this.deps.probeMonitor) {
-      watchMonitor(monitor, this.deps.probeMonitor, this.deps.clock, attempt.scope.signal, (cause) => this.killAttempt(attempt, cause));
+      watchMonitor(monitor, this.deps.probeMonitor, this.deps.clock, attempt.signal, (cause) => attempt.kill(cause));
     }
   }
 
   // ── after ssh exits ───────────────────────────────────────────────────────
 
-  private killAttempt(attempt: Attempt, cause: Cause, first: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): void {
-    if (attempt.gone.signal.aborted || attempt.killCause) return;
-    attempt.killCause = cause;
-    attempt.scope.abort();
-    terminate(attempt.process, this.deps.clock, attempt.gone.signal, first);
-  }
-
   private afterExit(attempt: Attempt | undefined, exit: SshExit): void {
     if (attempt) {
-      if (attempt.gone.signal.aborted) return;
-      attempt.gone.abort();
-      attempt.scope.abort();
-      attempt.release?.();
+      if (!attempt.ended()) return;
       if (attempt.onGone) {
         attempt.onGone();
         return;
@@ -335,35 +298,29 @@ export class Tunnel {
     this.upSince = undefined;
     this.failedBefore = true;
     const random = this.deps.random();
-    const raw = attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit);
+    const raw = attempt?.killCause ?? attempt?.causes.cause ?? exitCause(exit, attempt?.causes.unexplained);
 
     // The server did not answer at all: its scout looks again soon, the other tunnels to it wait
     // for its word. Such failures do not lengthen the backoff: once the server answers again, the
     // next failure waits as if the outage had not happened (issue 12).
     if (!this.spec.ssh.proxied && tcpLevelFailure(raw)) {
-      this.drops = 0;
+      this.drops.reset();
       const cause = withHint(raw, this.command.hints);
       const scout = this.reachability.onUnreachable(random);
       // Not the scout: wait for its word, or the longest backoff should it never come.
       const delayMs = scout === 'wait' ? this.spec.backoff.maxMs : raw.code === 'connect_stalled' ? 0 : scout;
-      this.setState('backoff', { cause, delayMs, ...(upForMs !== undefined ? { upForMs } : {}) });
+      this.setState('backoff', { cause, delayMs, upForMs });
       this.startWait(delayMs);
       return;
     }
 
-    let cause = raw;
-    if (raw.code === 'connection_dropped') {
-      if (this.drops++ === 0) this.firstDropAt = now;
-      if (this.drops >= PENALTY_AFTER_DROPS && now - this.firstDropAt >= PENALTY_AFTER_MS) {
-        cause = makeCause('server_penalty', `the server has closed every connection before the SSH handshake for ${Math.round((now - this.firstDropAt) / 1000)} s (${this.drops} in a row): it most likely penalises this address (OpenSSH ≥ 9.8 PerSourcePenalties)`, raw.line !== undefined ? { line: raw.line } : {});
-      }
-    } else {
-      this.drops = 0;
+    if (raw.code !== 'connection_dropped') {
+      this.drops.reset();
       this.failures++;
     }
-    cause = withHint(cause, this.command.hints);
-    const delayMs = retryDelayMs({ failures: Math.max(1, this.failures), wasUp, cause, policy: this.spec.backoff, random, drops: this.drops });
-    this.setState('backoff', { cause, delayMs, ...(upForMs !== undefined ? { upForMs } : {}) });
+    const cause = withHint(raw.code === 'connection_dropped' ? this.drops.dropped(raw, now) : raw, this.command.hints);
+    const delayMs = retryDelayMs({ failures: Math.max(1, this.failures), wasUp, cause, policy: this.spec.backoff, random, drops: this.drops.count });
+    this.setState('backoff', { cause, delayMs, upForMs });
     this.startWait(delayMs);
   }
 
@@ -379,6 +336,11 @@ export class Tunnel {
       this.endWait();
       this.connect();
     });
+  }
+
+  /** Whether a known_hosts pattern ssh printed ("[h]:p" or "h") is one of the jump hosts. */
+  private isJumpHostPattern(pattern: string): boolean {
+    return this.jumps.some((j) => pattern === (j.port === 22 ? j.host : `[${j.host}]:${j.port}`));
   }
 
   private serverAnswersAgain(why: 'answered' | 'scout'): void {
@@ -406,11 +368,4 @@ export class Tunnel {
   private notice(level: Notice['level'], message: string, fields?: Record<string, unknown>): void {
     this.events.emit({ type: 'notice', tunnel: this.name, at: this.deps.clock.now(), level, message, ...(fields ? { fields } : {}) });
   }
-}
-
-function exitCause(exit: SshExit): Cause {
-  if (exit.error) return makeCause('spawn_failed', `ssh could not be started: ${exit.error}`, { hint: 'install the OpenSSH client (apt-get install openssh-client) or set AUTOTUNNEL_SSH to its path' });
-  if (exit.signal) return makeCause('killed', `ssh was killed by ${exit.signal}`);
-  if (exit.code === 0) return makeCause('exited', 'ssh exited normally (code 0): something outside autotunnel stopped it');
-  return makeCause('exited', `ssh exited with code ${exit.code} without saying why`);
 }

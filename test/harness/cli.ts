@@ -75,18 +75,20 @@ export class CliProcess {
   }
 
   /**
-   * Spawns `node <argv...>` (process.execPath, so the same Node as the tests).
+   * Spawns `node <argv...>` (process.execPath, so the same Node as the tests), or
+   * `opts.command <argv...>`.
    * opts.env is merged over a copy of process.env; an undefined value removes
    * the key. Not detached: it shares the test's process group, so a Ctrl-C
    * on the test run reaches it too.
    */
-  static spawn(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): CliProcess {
+  static spawn(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; command?: string } = {}): CliProcess {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const [key, value] of Object.entries(opts.env ?? {})) {
       if (value === undefined) delete env[key];
       else env[key] = value;
     }
-    const child = spawn(process.execPath, argv, {
+    // opts.command: a wrapper that execs Node in the end (unshare, say), so the pid stays Node's.
+    const child = spawn(opts.command ?? process.execPath, argv, {
       env,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -8,10 +8,13 @@
  * upgrade:
  *
  *   node --import tsx test/harness/record-ssh-stderr.ts
+ *
+ * `--targets` records only the captures of forwarded connections (target-*.txt), merging them
+ * into index.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEchoServer, waitFor } from './echo.js';
@@ -44,6 +47,8 @@ interface RunOptions {
   until?: RegExp;
   /** Called once stderr matches `trigger` (e.g. to freeze the proxy). */
   trigger?: { re: RegExp; action: () => void };
+  /** Once stderr matches `re`, runs `run` (a connection through the tunnel), then SIGTERMs ssh. */
+  act?: { re: RegExp; run: () => Promise<void> };
 }
 
 /** Runs ssh to completion (or until `until` matches) and returns what it printed. */
@@ -62,6 +67,14 @@ function runSsh(argv: string[], opts: RunOptions = {}): Promise<Capture> {
       if (opts.trigger !== undefined && !triggered && opts.trigger.re.test(stderr)) {
         triggered = true;
         opts.trigger.action();
+      }
+      if (opts.act !== undefined && !triggered && opts.act.re.test(stderr)) {
+        triggered = true;
+        void opts.act.run().then(() => {
+          terminated = true;
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), SSH_TERM_TIMEOUT_MS).unref();
+        });
       }
       if (opts.until !== undefined && !terminated && opts.until.test(stderr)) {
         terminated = true;
@@ -109,6 +122,43 @@ function listen(port: number): Promise<Server> {
   });
 }
 
+/** How long a connection through the tunnel stays open: ssh has answered the channel by then. */
+const CONNECTION_HOLD_MS = 500;
+/** After the connection closed, time for ssh to print what follows (the channel's "free"). */
+const AFTER_CLOSE_MS = 300;
+
+/** Opens a connection to `port` (through SOCKS to `socksTarget` when given), holds it a moment, closes it. */
+function connectThrough(port: number, socksTarget?: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = connect(port, LOOPBACK);
+    s.on('connect', () => {
+      if (socksTarget === undefined) return;
+      // SOCKS5, no authentication, CONNECT 127.0.0.1:socksTarget.
+      s.write(Buffer.from([5, 1, 0]));
+      s.once('data', () => s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, socksTarget >> 8, socksTarget & 255])));
+    });
+    s.on('error', () => undefined);
+    s.on('data', () => undefined);
+    setTimeout(() => s.destroy(), CONNECTION_HOLD_MS);
+    s.on('close', () => setTimeout(resolve, AFTER_CLOSE_MS));
+  });
+}
+
+/** ssh -v on a forwarded connection whose target answers or refuses, for -L, -D and -R. */
+async function recordTargets(sshd: TestSshd, echoPort: number, record: (name: string, description: string, capture: Promise<Capture>) => Promise<void>): Promise<void> {
+  const direct: ClientSetup = { knownHosts: sshd.knownHostsPath, port: sshd.port };
+  const ssh = (extra: string[], opts: RunOptions) => runSsh(clientArgs(sshd, direct, ['-N', '-o', 'ExitOnForwardFailure=yes', ...extra], `${sshd.user}@${LOOPBACK}`), opts);
+  const dead = await freePort();
+  for (const [what, target] of [['reached', echoPort], ['refused', dead]] as const) {
+    const l = await freePort();
+    await record(`target-local-${what}`, `-L; one connection through it to a target that ${what === 'reached' ? 'answers' : 'refuses'}`, ssh(['-L', `${LOOPBACK}:${l}:${LOOPBACK}:${target}`], { act: { re: SESSION_UP, run: () => connectThrough(l) } }));
+    const d = await freePort();
+    await record(`target-dynamic-${what}`, `-D; one SOCKS connection to a target that ${what === 'reached' ? 'answers' : 'refuses'}`, ssh(['-D', `${LOOPBACK}:${d}`], { act: { re: SESSION_UP, run: () => connectThrough(d, target) } }));
+    const r = await freePort();
+    await record(`target-remote-${what}`, `-R; one connection to the server's port, to a target here that ${what === 'reached' ? 'answers' : 'refuses'}`, ssh(['-R', `${LOOPBACK}:${r}:${LOOPBACK}:${target}`], { act: { re: /remote forward success/, run: () => connectThrough(r) } }));
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(FIXTURE_DIR, { recursive: true });
   const sshd = await TestSshd.start();
@@ -128,6 +178,12 @@ async function main(): Promise<void> {
   };
 
   try {
+    await recordTargets(sshd, echo.port, record);
+    if (process.argv.includes('--targets')) {
+      const index = JSON.parse(await readFile(join(FIXTURE_DIR, 'index.json'), 'utf8')) as { captures: Record<string, unknown> };
+      await writeFile(join(FIXTURE_DIR, 'index.json'), JSON.stringify({ ...index, captures: { ...index.captures, ...captures } }, null, 2) + '\n');
+      return;
+    }
     // Through the proxy, known_hosts is keyed by the port dialled: the proxy's.
     const viaProxy: ClientSetup = { knownHosts: join(sshd.dir, 'known_hosts.proxy'), port: proxy.port };
     await writeFile(viaProxy.knownHosts, `[${LOOPBACK}]:${proxy.port} ${sshd.hostKeyLine()}\n`);

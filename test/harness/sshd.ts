@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { countSshdLog, listening as isListening, sshdCommand, type SshdLogCounts, type SshdVersion } from './openssh-versions.js';
 import { freezeProcessTree, isAlive, signalProcesses, type ProcessHandle } from './procs.js';
+import { throwawaySshdConfig } from '../../src/demo/sshd-config.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -330,20 +331,7 @@ function sshdConfig(port: number, hostKeyPath: string, files: SshdFiles, extraCo
   const overrides = matchAt === -1 ? extraConfig : extraConfig.slice(0, matchAt);
   const matchBlocks = matchAt === -1 ? [] : extraConfig.slice(matchAt);
   const defaults = [
-    `Port ${port}`,
-    `ListenAddress ${LOOPBACK}`,
-    `HostKey ${hostKeyPath}`,
-    `AuthorizedKeysFile ${files.authorizedKeys}`,
-    // No PAM: root in a container has no usable PAM stack, and pubkey is all we need.
-    'UsePAM no',
-    // The temp dir and its files do not pass sshd's ownership/mode checks.
-    'StrictModes no',
-    // -D keeps sshd in the foreground; a pid file would only collide between runs.
-    'PidFile none',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PermitRootLogin prohibit-password',
-    'AllowTcpForwarding yes',
+    ...throwawaySshdConfig({ port, listen: LOOPBACK, hostKey: hostKeyPath, authorizedKeys: files.authorizedKeys }),
     'GatewayPorts no',
     'LogLevel VERBOSE',
     // The default 10:30:100 randomly drops new connections once 10 are

@@ -3,12 +3,11 @@
  * real tunnels: the built CLI, a real sshd, real ssh, real faults (ssh killed, sshd stopped).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { OUTPUT_DIR, chromiumContext } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
 import { freePort, type TestSshd } from '../harness/sshd.js';
 import { parseExposition } from '../unit/exposition.js';
@@ -19,8 +18,6 @@ import { BIN, envFor, testBed, waitForLog, type TunnelRun } from './helpers.js';
 const UP_TIMEOUT_MS = 10_000;
 const CLI_EXIT_TIMEOUT_MS = 5_000;
 const PAGE_TIMEOUT_MS = 10_000;
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT_DIR = join(import.meta.dirname, '..', '..', 'test-output');
 
 const bed = testBed();
 
@@ -170,23 +167,7 @@ describe('against real tunnels', () => {
 });
 
 describe('status page in headless Chromium', () => {
-  let context: BrowserContext;
-  let userDataDir: string;
-  before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "bash scripts/install-deps.sh chromium"`);
-    mkdirSync(OUTPUT_DIR, { recursive: true });
-    userDataDir = mkdtempSync(join(tmpdir(), 'autotunnel-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 420 },
-    });
-  });
-  after(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  });
+  const browser = chromiumContext();
 
   const badge = (page: Page) => page.locator('tr[data-tunnel="postgres"] .badge');
   const waitForBadge = (page: Page, text: string) =>
@@ -196,7 +177,7 @@ describe('status page in headless Chromium', () => {
     const server = await bed.sshd();
     const { run, base } = await tunnelWithHttp(server, { AUTOTUNNEL_NAME: 'postgres' });
     await waitForLog(run.cli, { state: 'up' }, UP_TIMEOUT_MS);
-    const page = context.pages()[0] ?? (await context.newPage());
+    const page = browser().pages()[0] ?? (await browser().newPage());
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     const consoleErrors: string[] = [];

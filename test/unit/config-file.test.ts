@@ -419,7 +419,7 @@ describe('config file: details', () => {
 
   test('the top level must be a mapping (a collection given instead is shown as JSON)', () => {
     assert.deepEqual(problems(() => parseText('- name: t\n')), [
-      'tunnels.yaml:1:1 (top level)="[{\\"name\\":\\"t\\"}]": expected a mapping with keys: defaults, tunnels, max_handshakes',
+      'tunnels.yaml:1:1 (top level)="[{\\"name\\":\\"t\\"}]": expected a mapping with keys: defaults, tunnels, max_handshakes, notify, control',
     ]);
   });
 
@@ -452,5 +452,85 @@ describe('config file: details', () => {
     assert.deepEqual(problems(() => backoff('{ initial: 0 }')), [
       'tunnels.yaml:8:25 tunnels[0] (t).backoff.initial="0": expected a duration of at least 0.01 s, e.g. 10, 0.5, "500ms" or "2m"',
     ]);
+  });
+});
+
+describe('config file: notify, control, enabled, check, ready_requires_target', () => {
+  const TUNNEL = ['tunnels:', '  - name: db', '    server: { host: bastion.example.com }', '    forwards:', '      - local: 5432', '        to: db.internal:5432'];
+
+  test('read into the config and the spec; defaults json, 30 s, 30 s checks', () => {
+    const files = new FakeFiles({ '/run/secrets/hook': { text: 'https://hooks.slack.com/services/T/B/SECRET\n' } });
+    const c = parseText(
+      [
+        'notify:',
+        '  - url: https://ntfy.example/topic',
+        '  - url_file: /run/secrets/hook',
+        '    format: slack',
+        '    after: 2m',
+        'control: { token_file: /run/secrets/control }',
+        ...TUNNEL,
+        '    enabled: false',
+        '    check: { tcp: true }',
+        '    ready_requires_target: true',
+      ].join('\n'),
+      { fileInfo: files.fileInfo, readText: files.readText, env: {} },
+    );
+    assert.deepEqual(c.notify, [
+      { url: 'https://ntfy.example/topic', format: 'json', afterMs: 30_000, origin: 'notify[0].url' },
+      { url: 'https://hooks.slack.com/services/T/B/SECRET', format: 'slack', afterMs: 120_000, origin: 'notify[1].url_file' },
+    ]);
+    assert.deepEqual(c.control, { file: '/run/secrets/control', origin: 'control.token_file' });
+    assert.equal(c.tunnels[0]!.enabled, false);
+    assert.deepEqual(c.tunnels[0]!.check, { everyMs: 30_000 });
+    assert.equal(c.tunnels[0]!.readyRequiresTarget, true);
+    const plain = parseText(TUNNEL.join('\n'));
+    assert.equal('enabled' in plain.tunnels[0]! || 'check' in plain.tunnels[0]! || 'readyRequiresTarget' in plain.tunnels[0]!, false, 'absent unless set: a reload of an older file changes nothing');
+  });
+
+  test('check through a -D forward needs a target, and takes one only there', () => {
+    const socks = (check: string, forward = '{ dynamic: 1080 }') => ['tunnels:', '  - name: s', '    server: { host: bastion.example.com }', `    check: ${check}`, `    forwards: [${forward}]`].join('\n');
+    assert.deepEqual(parseText(socks('{ tcp: true, target: "intranet.example:443", every: 5s }')).tunnels[0]!.check, { everyMs: 5_000, socksTarget: { host: 'intranet.example', port: 443 } });
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true }'))), [
+      "tunnels.yaml:4:19 tunnels[0] (s).check.tcp: needs a local TCP forward (local: port with to: host:port), or a dynamic one with check.target: host:port, to connect through; a -R target is watched from ssh's own reports",
+    ]);
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true, target: "x:1" }', '{ local: 5432, to: "db:5432" }'))), [
+      'tunnels.yaml:4:33 tunnels[0] (s).check.target="x:1": only for a dynamic (SOCKS) forward: a local forward\'s target is its to:',
+    ]);
+    assert.deepEqual(problems(() => parseText(socks('{ tcp: true, target: intranet }'))), ['tunnels.yaml:4:33 tunnels[0] (s).check.target="intranet": expected host:port (or a /path/to/socket), e.g. localhost:80']);
+  });
+
+  test('bad values: each named where it is, the URL never echoed', () => {
+    assert.deepEqual(
+      problems(() =>
+        parseText(
+          [
+            'notify:',
+            '  - url: ftp://user:SECRET@x/y',
+            '    format: teams',
+            '  - url_file: /nowhere',
+            '  - after: 10s',
+            'control: { token_file: }',
+            'tunnels:',
+            '  - name: socks',
+            '    server: { host: bastion.example.com }',
+            '    check: { tcp: true, every: 0.5 }',
+            '    forwards: [{ dynamic: 1080 }]',
+            '  - name: rem',
+            '    server: { host: bastion.example.com }',
+            '    check: { tcp: true }',
+            '    forwards: [{ remote: 8080, to: "localhost:80" }]',
+          ].join('\n'),
+        ),
+      ),
+      [
+        'tunnels.yaml:2:10 notify[0].url: expected an http:// or https:// URL, not ftp: (the value is not shown: it may hold a token)',
+        'tunnels.yaml:3:13 notify[0].format="teams": expected json (the default: tunnel, state, cause, fix, durations, time, host), text (one plain sentence: ntfy, Gotify) or slack ({"text": …}: Slack, Mattermost, Discord\'s /slack endpoint)',
+        'tunnels.yaml:4:15 notify[1].url_file="/nowhere": no such file; mount it there or fix the path',
+        'tunnels.yaml:5:5 notify[2].url: missing: the webhook URL (url:), or a file holding it (url_file:)',
+        'tunnels.yaml:6:24 control.token_file: expected a text value',
+        'tunnels.yaml:10:32 tunnels[0] (socks).check.every="0.5": expected a duration of at least 1 s, e.g. 10, 0.5, "500ms" or "2m"',
+        'tunnels.yaml:14:19 tunnels[1] (rem).check.tcp: needs a local TCP forward (local: port with to: host:port), or a dynamic one with check.target: host:port, to connect through; a -R target is watched from ssh\'s own reports',
+      ],
+    );
   });
 });

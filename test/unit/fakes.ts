@@ -1,5 +1,5 @@
 /** Fakes for the supervisor's ports: a virtual clock, scripted ssh processes, scripted probes. */
-import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from '../../src/supervisor/ports.js';
+import type { Clock, ProbeTcp, SpawnSsh, SshExit, SshProcess, TimerHandle } from '../../src/supervisor/world.js';
 import { DEFAULT_BACKOFF, type Forward, type ServerSpec, type TunnelSpec } from '../../src/config/spec.js';
 import { ENV_SETTING_NAMES } from '../../src/config/env.js';
 import { Tunnel, type SshCommand } from '../../src/supervisor/tunnel.js';

@@ -1,7 +1,9 @@
-/** HandshakeGate: at most `limit` handshakes at once per server, the rest wait in order. */
+/** HandshakeGate: at most `limit` handshakes at once per server, the rest wait in order; alone, and as tunnels use it. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HandshakeGate, type Release } from '../../src/supervisor/handshake-gate.js';
+import { FLEET_LINES as LINES, HOST, spec, world } from './tunnel-world.js';
+import { PROXIED } from './fakes.js';
 
 /** Records which waiters were granted, in order, and keeps their release functions. */
 function recorder() {
@@ -161,5 +163,143 @@ describe('HandshakeGate', () => {
     const gate = new HandshakeGate(8);
     assert.equal(gate.inFlight('nowhere:22'), 0);
     assert.equal(gate.queued('nowhere:22'), 0);
+  });
+});
+
+describe('Tunnel with a handshake gate', () => {
+  const KEY = `${HOST}:22`;
+
+  test('limit 2, five tunnels to one server: two handshakes at a time, the rest wait their turn', async () => {
+    const gate = new HandshakeGate(2);
+    const w = world({ gate });
+    const names = ['t1', 't2', 't3', 't4', 't5'];
+    await w.supervisor.reconcile(names.map((n) => spec(n)), w.build);
+    w.supervisor.startAll();
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2']);
+    assert.deepEqual(names.map(w.state), ['connecting', 'connecting', 'connecting', 'connecting', 'connecting'], 'queued tunnels count as connecting');
+    assert.equal(w.supervisor.get('t3')!.pid, undefined, 'a queued tunnel has no ssh');
+    assert.equal(gate.inFlight(KEY), 2);
+    assert.equal(gate.queued(KEY), 3);
+
+    await w.clock.advance(10_000);
+    assert.equal(w.spawner.spawned.length, 2, 'time alone frees no slot');
+
+    // t1 up: its slot goes to t3.
+    w.lastSsh('t1').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    assert.equal(w.state('t1'), 'up');
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3']);
+    assert.ok(w.events.some((e) => e.type === 'notice' && e.tunnel === 't3' && e.message === `handshake slot granted: ssh started (pid ${w.lastSsh('t3').pid})`));
+
+    // t2 fails: its slot goes to t4.
+    w.lastSsh('t2').say(LINES.refused);
+    w.lastSsh('t2').exit();
+    await w.clock.advance(0);
+    assert.equal(w.state('t2'), 'backoff');
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3', 't4']);
+    assert.equal(gate.inFlight(KEY), 2);
+    assert.equal(gate.queued(KEY), 1);
+
+    // t1, up, dies: its slot was given back when it came up, so nothing more is freed;
+    // it reconnects at once and queues behind t5.
+    w.lastSsh('t1').exit({ code: null, signal: 'SIGKILL' });
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3', 't4']);
+    assert.equal(gate.inFlight(KEY), 2);
+    assert.equal(gate.queued(KEY), 2);
+    assert.equal(w.state('t1'), 'connecting');
+
+    // t2's backoff (200 ms) ends: it queues too.
+    await w.clock.advance(200);
+    assert.equal(gate.queued(KEY), 3);
+    assert.equal(w.spawner.spawned.length, 4);
+
+    // Slots free up: waiters go in arrival order t5, t1, t2.
+    w.lastSsh('t3').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3', 't4', 't5']);
+    w.lastSsh('t4').exit();
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3', 't4', 't5', 't1']);
+    w.lastSsh('t5').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['t1', 't2', 't3', 't4', 't5', 't1', 't2']);
+    assert.equal(gate.inFlight(KEY), 2);
+    assert.equal(gate.queued(KEY), 0);
+    assert.equal(w.state('t4'), 'backoff', 't4 first waits out its own backoff…');
+    await w.clock.advance(200);
+    assert.equal(gate.queued(KEY), 1, '…then queues');
+    assert.equal(w.spawner.spawned.length, 7);
+  });
+
+  test('a handshake that times out gives its slot back', async () => {
+    const gate = new HandshakeGate(1);
+    const w = world({ gate });
+    await w.supervisor.reconcile([spec('a', { ssh: PROXIED }), spec('b', { ssh: PROXIED })], w.build);
+    w.supervisor.startAll();
+    assert.deepEqual(w.spawnOrder(), ['a']);
+    await w.clock.advance(30_000); // ConnectTimeout 10 s + 20 s grace
+    assert.deepEqual(w.sshOf('a')[0]!.kills, ['SIGTERM']);
+    assert.deepEqual(w.spawnOrder(), ['a', 'b']);
+  });
+
+  test('tunnels stopped while queued never spawn, and leave the queue', async () => {
+    const gate = new HandshakeGate(1);
+    const w = world({ gate });
+    await w.supervisor.reconcile([spec('a'), spec('b'), spec('c')], w.build);
+    w.supervisor.startAll();
+    assert.deepEqual(w.spawnOrder(), ['a']);
+    assert.equal(gate.queued(KEY), 2);
+
+    const r = await w.supervisor.reconcile([spec('a')], w.build);
+    assert.deepEqual(r.removed, ['b', 'c']);
+    assert.equal(gate.queued(KEY), 0);
+    assert.deepEqual(w.cleanups, ['b:stopped', 'c:stopped']);
+    assert.deepEqual(w.statesOf('b').map((s) => `${s.from}>${s.to}`), ['starting>connecting', 'connecting>stopping', 'stopping>stopped']);
+
+    w.lastSsh('a').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    w.lastSsh('a').exit();
+    await w.clock.advance(60_000);
+    assert.deepEqual([...new Set(w.spawnOrder())], ['a'], 'b and c never ran ssh');
+    assert.equal(gate.queued(KEY), 0);
+    assert.ok(gate.inFlight(KEY) <= 1);
+  });
+
+  test('stop() of a queued tunnel resolves at once; the slot holder is unaffected', async () => {
+    const gate = new HandshakeGate(1);
+    const w = world({ gate });
+    await w.supervisor.reconcile([spec('a'), spec('b')], w.build);
+    w.supervisor.startAll();
+    await w.supervisor.get('b')!.stop();
+    assert.equal(w.state('b'), 'stopped');
+    assert.deepEqual(w.lastSsh('a').kills, []);
+    assert.equal(gate.inFlight(KEY), 1);
+    assert.equal(gate.queued(KEY), 0);
+  });
+
+  test('different servers (host or port) do not share the limit', async () => {
+    const gate = new HandshakeGate(1);
+    const w = world({ gate });
+    await w.supervisor.reconcile(
+      [
+        spec('a1', {}, { host: 'a.example' }),
+        spec('a2', {}, { host: 'a.example' }),
+        spec('b1', {}, { host: 'b.example' }),
+        spec('a-other-port', {}, { host: 'a.example', port: 2222 }),
+      ],
+      w.build,
+    );
+    w.supervisor.startAll();
+    assert.deepEqual(w.spawnOrder(), ['a1', 'b1', 'a-other-port']);
+    assert.equal(gate.queued('a.example:22'), 1);
+    assert.equal(gate.inFlight('b.example:22'), 1);
+    assert.equal(gate.inFlight('a.example:2222'), 1);
+    w.lastSsh('b1').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['a1', 'b1', 'a-other-port'], 'b1 coming up frees nothing for a.example');
+    w.lastSsh('a1').say(LINES.remoteOk);
+    await w.clock.advance(0);
+    assert.deepEqual(w.spawnOrder(), ['a1', 'b1', 'a-other-port', 'a2']);
   });
 });

@@ -238,16 +238,24 @@ describe('item 23: ${VAR} in a tunnels file only finds real variables', () => {
 });
 
 describe('item 7: the start-up sweep', () => {
-  test('also removes a dir with our own pid: a restarted container reuses the pid', () => {
+  test('also removes a dir with our own pid when its maker is gone: a restarted container reuses the pid', async () => {
     const base = mkdtempSync(join(tmpdir(), 'autotunnel-sweep-'));
     try {
-      mkdirSync(join(base, `autotunnel-${process.pid}-old`));
-      removeOrphanedRuntimeDirs(base);
-      assert.ok(existsSync(join(base, `autotunnel-${process.pid}-old`)), 'kept while running (it may be ours)');
-      removeOrphanedRuntimeDirs(base, { ownPidToo: true });
-      assert.equal(existsSync(join(base, `autotunnel-${process.pid}-old`)), false);
+      const dir = join(base, `autotunnel-${process.pid}-old`);
+      mkdirSync(dir);
+      // What a SIGKILLed maker leaves: its beacon's socket file, with nobody listening.
+      await leaveDeadSocket(join(dir, 'alive.sock'));
+      await removeOrphanedRuntimeDirs(base);
+      assert.equal(existsSync(dir), false);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
   });
 });
+
+/** A Unix socket file whose listener has gone, as a SIGKILLed process leaves it. */
+async function leaveDeadSocket(path: string): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  // A child binds it and is killed before it can unlink it.
+  spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+}

@@ -13,7 +13,7 @@ import { FakeClock, FakeSpawner, REMOTE_4000_OK, fakeTunnel } from './fakes.js';
 function world() {
   const clock = new FakeClock();
   const spawner = new FakeSpawner();
-  const supervisor = new Supervisor(() => clock.now());
+  const supervisor = new Supervisor(clock);
   const add = (name: string, extra: Partial<TunnelSpec> = {}) => {
     const t = fakeTunnel(name, clock, spawner, extra);
     supervisor.add(t);

@@ -70,7 +70,7 @@ describe('renderMetrics', () => {
 
   test('state: 1 for the current state, 0 for every other', () => {
     const states = samples.filter((s) => s.name === 'autotunnel_tunnel_state' && s.labels.tunnel === 'db');
-    assert.equal(states.length, 6);
+    assert.equal(states.length, 7);
     assert.deepEqual(states.filter((s) => s.value === 1).map((s) => s.labels.state), ['backoff']);
   });
 

@@ -27,11 +27,14 @@ describe('staleListenerCure', () => {
   });
 
   it('otherwise it says how to enable either, naming what is missing', () => {
-    const none = staleListenerCure({ capEff: 0n, rtoMaxMs: 120_000, ss: '/usr/bin/ss' });
+    const none = staleListenerCure({ capEff: 0n, rtoMaxMs: 120_000, ss: '/usr/bin/ss', root: true });
     assert.equal(none.kind, 'none');
     assert.match(none.says, /no CAP_NET_ADMIN/);
     assert.match(none.says, /cap_add: \[NET_ADMIN\]/);
     assert.match(none.says, /sysctls: \{net\.ipv4\.tcp_rto_max_ms: 1000\}/);
+    const nonRoot = staleListenerCure({ capEff: 0n, rtoMaxMs: 120_000, ss: '/usr/bin/ss', root: false });
+    assert.doesNotMatch(nonRoot.says, /cap_add/, 'a non-root user gets no added capability: not offered');
+    assert.match(nonRoot.says, /tcp_rto_max_ms=1000/);
     const noSs = staleListenerCure({ capEff: NET_ADMIN });
     assert.equal(noSs.kind, 'none');
     assert.match(noSs.says, /ss is not installed/);

@@ -2,7 +2,8 @@
  * ssh-files: the spec's key and host-key policy turned into real files, in a real temp dir.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -163,7 +164,7 @@ describe('prepareSshFiles: the key', () => {
     assert.deepEqual(p.notices, []);
     assert.deepEqual(p.warnings, []);
     assert.deepEqual(myRuntimeDirs().filter((d) => !before.includes(d)), [dirname(p.files.readyMarker!)]);
-    assert.deepEqual(readdirSync(dirname(p.files.readyMarker!)), [], 'ssh binds the marker; nothing is written before');
+    assert.deepEqual(readdirSync(dirname(p.files.readyMarker!)), ['alive.sock'], 'only the socket that says its maker runs; ssh binds the marker later');
     assert.equal(existsSync(join(dir, 'state')), false, 'the state dir is only needed for trust on first use');
     p.cleanup();
     assert.equal(readFileSync(key, 'utf8'), KEY_TEXT, 'cleanup never touches the user\'s key');
@@ -334,24 +335,38 @@ describe('defaultStateDir', () => {
 });
 
 describe('removeOrphanedRuntimeDirs', () => {
-  test('removes dirs of dead autotunnel processes only', () => {
+  test('asks each directory whether its maker still runs: a live one answers on its socket, to any pid namespace', { skip: process.getuid?.() === 0 ? false : 'needs root for unshare --pid' }, async () => {
     const base = freshDir();
-    const names = [
-      `autotunnel-${DEAD_PID}-abc`, // dead process: removed
-      `autotunnel-${process.pid}-abc`, // ourselves: kept
-      'autotunnel-1-abc', // pid 1 always exists: kept
-      'autotunnel-abc', // not a pid-named dir: kept
-      'something-else',
-    ];
-    for (const n of names) {
-      mkdirSync(join(base, n));
-      writeFileSync(join(base, n, 'k.key'), 'secret');
+    const dead = join(base, `autotunnel-${process.pid}-dead`);
+    const legacyDead = join(base, `autotunnel-${DEAD_PID}-old`);
+    const young = join(base, `autotunnel-${DEAD_PID}-young`);
+    for (const d of [dead, legacyDead, young]) mkdirSync(d);
+    // A SIGKILLed maker leaves its socket file with nobody listening.
+    spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(join(dead, 'alive.sock'))}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    // A directory of an older version, without a socket: judged by its pid once it is not new.
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(legacyDead, old, old);
+    const mine = prepareSshFiles(makeSpec(KNOWN_HOSTS), join(base, 'state'), false);
+    const myDir = dirname(mine.files.readyMarker!);
+    try {
+      await removeOrphanedRuntimeDirs(base);
+      await removeOrphanedRuntimeDirs(dirname(myDir));
+      assert.equal(existsSync(dead), false, "a dead maker's directory is removed");
+      assert.equal(existsSync(legacyDead), false);
+      assert.equal(existsSync(young), true, 'a new directory without a socket may be being made: kept');
+      assert.equal(existsSync(myDir), true, 'our own directories are kept');
+      // A sweep from another pid namespace (a container sharing the directory, a benchmark lane),
+      // where our pid does not exist: our directory answers on its socket, and is kept.
+      const sweep = spawnSync('unshare', ['--pid', '--fork', process.execPath, '--import', 'tsx', '-e',
+        `import(${JSON.stringify(join(import.meta.dirname, '../../src/adapters/ssh-files.ts'))}).then((m) => m.removeOrphanedRuntimeDirs(${JSON.stringify(dirname(myDir))}))`], { encoding: 'utf8' });
+      assert.equal(sweep.status, 0, sweep.stderr);
+      assert.equal(existsSync(myDir), true, 'kept by a sweep from another pid namespace');
+    } finally {
+      mine.cleanup();
     }
-    removeOrphanedRuntimeDirs(base);
-    assert.deepEqual(readdirSync(base).sort(), names.slice(1).sort());
   });
 
-  test('a missing base directory is ignored', () => {
-    assert.doesNotThrow(() => removeOrphanedRuntimeDirs(join(root, 'does-not-exist')));
+  test('a missing base directory is ignored', async () => {
+    await assert.doesNotReject(() => removeOrphanedRuntimeDirs(join(root, 'does-not-exist')));
   });
 });

@@ -215,7 +215,7 @@ describe('StateStore fed by a real Tunnel (fake clock and ssh)', () => {
     const clock = new FakeClock();
     const spawner = new FakeSpawner();
     const tunnel = fakeTunnel('r1', clock, spawner);
-    const supervisor = new Supervisor(() => clock.now());
+    const supervisor = new Supervisor(clock);
     supervisor.add(tunnel);
     const store = new StateStore({ now: () => clock.now(), initial: [{ name: 'r1', required: true, state: 'starting', since: clock.now() }], lookup: () => undefined });
     supervisor.events.on((e) => store.apply(e));
@@ -239,5 +239,47 @@ describe('StateStore fed by a real Tunnel (fake clock and ssh)', () => {
     assert.equal(t.pid, spawner.last.pid);
     await supervisor.stopAll();
     assert.equal(store.snapshot().tunnels[0]!.state, 'stopped');
+  });
+});
+
+describe('StateStore: held tunnels and the target', () => {
+  test('disabled or stopped on request: readiness does not wait for it; stopped at exit it does', () => {
+    const s = setup([{ name: 'db', required: true }, { name: 'web', required: true }]);
+    s.go(0, 'connecting', {}, 'db');
+    s.go(100, 'up', {}, 'db');
+    s.go(100, 'disabled', {}, 'web');
+    assert.equal(s.store.snapshot().readiness.message, 'ready: 1 required tunnel up');
+    assert.equal(s.tunnel('web').held, true);
+    s.go(200, 'stopping', {}, 'db');
+    s.go(300, 'stopped', {}, 'db');
+    assert.equal(s.store.snapshot().readiness.ready, false, 'a plain stop (at exit) is not a choice to have it down');
+    s.go(400, 'connecting', {}, 'db');
+    s.go(500, 'stopping', { cause: makeCause('stopped_by_request', 'stopped on request') }, 'db');
+    s.go(600, 'stopped', { cause: makeCause('stopped_by_request', 'stopped on request') }, 'db');
+    assert.equal(s.tunnel('db').held, true);
+    assert.equal(s.store.snapshot().readiness.message, 'ready: no tunnel is required');
+  });
+
+  test('target reports: counted, the last one decides; ready_requires_target waits for a reached target', () => {
+    const s = setup([{ name: 'db', required: true, requiresTarget: true }]);
+    s.go(0, 'connecting');
+    s.go(100, 'up');
+    assert.equal(s.store.snapshot().readiness.message, 'not ready: 0 of 1 required tunnel up; db up, target not reached yet');
+    s.store.apply({ type: 'target', tunnel: 'db', at: T0 + 200, ok: false, changed: true, summary: 'the server could not reach the target (connection refused)', line: 'channel 1: open failed: connect failed: Connection refused' });
+    s.store.apply({ type: 'target', tunnel: 'db', at: T0 + 300, ok: false, changed: false, summary: 'the server could not reach the target (connection refused)' });
+    assert.deepEqual(s.tunnel().target, { errors: 2, reachable: false, lastError: { summary: 'the server could not reach the target (connection refused)', at: T0 + 300 } });
+    assert.equal(s.store.snapshot().readiness.message, 'not ready: 0 of 1 required tunnel up; db up, target unreachable: the server could not reach the target (connection refused)');
+    s.store.apply({ type: 'target', tunnel: 'db', at: T0 + 400, ok: true, changed: true });
+    assert.equal(s.tunnel().target.reachable, true);
+    assert.equal(s.tunnel().target.errors, 2);
+    assert.equal(s.store.snapshot().readiness.ready, true);
+  });
+
+  test('without ready_requires_target, an unreachable target does not make the tunnel unready', () => {
+    const s = setup();
+    s.go(0, 'connecting');
+    s.go(100, 'up');
+    s.store.apply({ type: 'target', tunnel: 'db', at: T0 + 200, ok: false, changed: true, summary: 'x' });
+    assert.equal(s.store.snapshot().readiness.ready, true);
   });
 });

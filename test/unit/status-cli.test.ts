@@ -56,6 +56,8 @@ describe('formatStatus', () => {
     allocatedPorts: [],
     uptimeRatio: null,
     timeline: { start: ago(3_600_000), bucketSeconds: 60, phases: ['up', 'connecting', 'down', 'stopped'], buckets: [] },
+    held: false,
+    target: { reachable: null, errors: 0, lastError: null, lastOkAt: null },
     ...t,
   });
   const api: ApiTunnels = {
@@ -65,6 +67,7 @@ describe('formatStatus', () => {
     ready: false,
     readiness: 'not ready: 1 of 2 required tunnels up; db down for 4m 12s (the server refused the connection)',
     live: true,
+    control: false,
     tunnels: [
       tunnel({ name: 'web', state: 'up', restarts: 2, lastCause: { code: 'killed', kind: 'transient', summary: 'ssh was killed by SIGKILL', at: ago(600_000) } }),
       tunnel({
@@ -98,5 +101,30 @@ describe('formatStatus', () => {
     assert.match(coloured, /\x1b\[32mup {8}\x1b\[0m/);
     assert.match(coloured, /\x1b\[31mdown {6}\x1b\[0m/);
     assert.equal(coloured.replace(/\x1b\[\d+m/g, ''), formatStatus(api, { color: false }));
+  });
+
+  test('up with the target unreachable (amber), disabled, stopped on request', () => {
+    const more: ApiTunnels = {
+      ...api,
+      readiness: 'ready: 1 required tunnel up',
+      tunnels: [
+        tunnel({ name: 'web', state: 'up', target: { reachable: false, errors: 3, lastError: { summary: 'the server could not reach the target (connection refused)', at: ago(12_000) }, lastOkAt: null } }),
+        tunnel({ name: 'staging', state: 'disabled', held: true }),
+        tunnel({ name: 'db', state: 'stopped', held: true }),
+      ],
+    };
+    assert.equal(
+      formatStatus(more, { color: false }),
+      [
+        'TUNNEL   STATE                   SINCE       RESTARTS  LAST CAUSE',
+        'web      up, target unreachable  4m 12s ago  0         the server could not reach the target (connection refused) (12s ago, 3 failed connections so far)',
+        'staging  disabled                4m 12s ago  0         enabled: false in the configuration ("autotunnel start staging" runs it)',
+        'db       stopped                 4m 12s ago  0         stopped on request ("autotunnel start db" runs it again)',
+        '',
+        'ready: 1 required tunnel up',
+        '',
+      ].join('\n'),
+    );
+    assert.match(formatStatus(more, { color: true }), /\x1b\[33mup, target unreachable\x1b\[0m/);
   });
 });

@@ -12,7 +12,8 @@ interface PageHelpers {
   formatDuration(ms: number): string;
   cellClass(b: Bucket | null): string;
   cellTitle(b: Bucket | null, startMs: number): string;
-  summarize(tunnels: Array<{ name: string; up: boolean; state: string; required: boolean; lastCause: unknown }>): { level: string; text: string };
+  summarize(tunnels: Array<{ name: string; up: boolean; state: string; required: boolean; lastCause: unknown; held?: boolean; target?: { reachable: boolean | null } }>): { level: string; text: string };
+  actionsFor(t: { state: string; held?: boolean }): string[];
   uptimeText(ratio: number | null): string;
   restartsTitle(byCause: Record<string, number>): string;
   LABELS: Record<string, string>;
@@ -20,7 +21,7 @@ interface PageHelpers {
 
 /** Runs the page's own script without a browser: with no document, it only defines its helpers. */
 function helpers(): PageHelpers {
-  return runInNewContext(`${STATUS_PAGE_SCRIPT}\n;({ formatDuration, cellClass, cellTitle, summarize, uptimeText, restartsTitle, LABELS })`, {}) as PageHelpers;
+  return runInNewContext(`${STATUS_PAGE_SCRIPT}\n;({ formatDuration, cellClass, cellTitle, summarize, uptimeText, restartsTitle, LABELS, actionsFor })`, {}) as PageHelpers;
 }
 
 const between = (html: string, open: string, close: string) => html.slice(html.indexOf(open) + open.length, html.indexOf(close));
@@ -101,6 +102,18 @@ describe('status page helpers (the script shipped in the page)', () => {
     assert.deepEqual(summarize([t('a', 'connecting'), t('b', 'up')]), { level: 'warn', text: '1 of 2 not up yet: a' });
     assert.deepEqual(summarize([t('a', 'up'), t('b', 'backoff', { required: false })]), { level: 'warn', text: '1 of 2 down: b' });
     assert.deepEqual(summarize([t('a', 'backoff')]), { level: 'bad', text: 'a is down' });
+  });
+
+  test('held tunnels are said, not alarmed about; an unreachable target is amber; the buttons fit the state', () => {
+    const summarize = (tunnels: Parameters<PageHelpers['summarize']>[0]) => ({ ...page.summarize(tunnels) });
+    const t = (name: string, state: string, extra = {}) => ({ name, state, up: state === 'up', required: true, lastCause: null, ...extra });
+    assert.deepEqual(summarize([t('a', 'up'), t('b', 'disabled', { held: true }), t('c', 'stopped', { held: true })]), { level: 'ok', text: '1 tunnel up (2 stopped or disabled)' });
+    assert.deepEqual(summarize([t('a', 'up', { target: { reachable: false } }), t('b', 'up')]), { level: 'warn', text: 'All 2 tunnels up, 1 with the target unreachable' });
+    assert.deepEqual(summarize([t('a', 'up', { target: { reachable: false } })]), { level: 'warn', text: 'a is up, target unreachable' });
+    assert.deepEqual([...page.actionsFor({ state: 'up' })], ['restart', 'stop']);
+    assert.deepEqual([...page.actionsFor({ state: 'backoff' })], ['restart', 'stop']);
+    assert.deepEqual([...page.actionsFor({ state: 'disabled', held: true })], ['start']);
+    assert.deepEqual([...page.actionsFor({ state: 'stopped', held: true })], ['start']);
   });
 
   test('uptime and restart tooltips', () => {

@@ -1,6 +1,7 @@
 /**
- * What the supervisor needs from the outside world, injected so the state machine runs on a
- * fake clock with fake processes in unit tests and on real ones in production.
+ * The outside world as the supervisor sees it — time, ssh processes, probes — injected so the
+ * state machine runs on a fake clock with fake processes in unit tests and on real ones in
+ * production (adapters/ implements these).
  */
 
 export interface TimerHandle {
