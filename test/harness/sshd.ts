@@ -323,6 +323,9 @@ function hostKeyPathFor(dir: string, generation: number): string {
   return join(dir, generation === 0 ? 'ssh_host_ed25519_key' : `ssh_host_ed25519_key.${generation}`);
 }
 
+/** sshd_config keywords whose lines add up rather than replace one another. */
+const CUMULATIVE_KEYWORDS = new Set(['listenaddress', 'port', 'hostkey', 'hostcertificate', 'acceptenv', 'setenv', 'subsystem', 'allowusers', 'denyusers', 'allowgroups', 'denygroups']);
+
 function sshdConfig(port: number, hostKeyPath: string, files: SshdFiles, extraConfig: string[]): string {
   // sshd uses the FIRST value it reads for most keywords, so caller lines
   // must come before our defaults to be able to override them. A Match block
@@ -339,9 +342,10 @@ function sshdConfig(port: number, hostKeyPath: string, files: SshdFiles, extraCo
     'MaxStartups 100',
   ];
   // Not every keyword is first-wins (MaxStartups is last-wins in 9.2 and 10): a default whose
-  // keyword the caller set is left out altogether.
+  // keyword the caller set is left out, unless sshd adds up that keyword's lines (a caller's
+  // 'ListenAddress 127.0.0.2' is one more address, not instead of 127.0.0.1).
   const keyword = (line: string) => line.trim().split(/\s+/)[0]!.toLowerCase();
-  const callerSets = new Set(overrides.map(keyword));
+  const callerSets = new Set(overrides.map(keyword).filter((k) => !CUMULATIVE_KEYWORDS.has(k)));
   return [...overrides, ...defaults.filter((line) => !callerSets.has(keyword(line))), ...matchBlocks].join('\n') + '\n';
 }
 
