@@ -241,8 +241,14 @@ export class TestSshd {
       // their connections cleanly, which is what clients see when a real
       // server shuts down.
       const tree = freezeProcessTree(child.pid);
-      signalProcesses(tree, 'SIGTERM');
-      signalProcesses(tree, 'SIGCONT');
+      // The listener goes first, at once: continued with SIGTERM pending, it could still finish
+      // an accept() it was stopped in and fork one more session (serving the old host key to a
+      // client that reconnects at that instant) that no one would then stop. Seen as a client
+      // back "up" on the old key right after rotateHostKey() + restart().
+      signalProcesses(tree.filter((h) => h.pid === child.pid), 'SIGKILL');
+      const sessions = tree.filter((h) => h.pid !== child.pid);
+      signalProcesses(sessions, 'SIGTERM');
+      signalProcesses(sessions, 'SIGCONT');
       if (!(await waitAllGone(tree, STOP_GRACE_MS))) {
         signalProcesses(tree, 'SIGKILL');
         if (!(await waitAllGone(tree, STOP_TIMEOUT_MS))) {
