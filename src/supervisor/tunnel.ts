@@ -8,54 +8,26 @@
  * with it. The outside world is injected (world.ts): tested on a fake clock.
  */
 import type { TunnelSpec } from '../config/spec.js';
-import { makeCause, withHint, type Cause, type HintContext } from '../ssh/causes.js';
+import { makeCause, withHint, type Cause } from '../ssh/causes.js';
 import { parseSshLine, type SshProgress } from '../ssh/stderr.js';
 import { Attempt, exitCause } from './attempt.js';
 import { jumpHostsOf, type JumpHost } from '../ssh/jump.js';
 import { retryDelayMs } from './backoff.js';
 import { Emitter, compact, type Notice, type StateChange, type TunnelEvent, type TunnelState } from './events.js';
-import type { HandshakeGate, Release } from './handshake-gate.js';
+import type { Release } from './handshake-gate.js';
 import { confirmListening } from './local-listeners.js';
 import { watchMonitor } from './monitor.js';
 import { ForwardReadiness, type ReadinessStep } from './readiness.js';
 import { DropCounter } from './drops.js';
 import { ServerReachability, ServerWatch, tcpLevelFailure } from './reachability.js';
-import { watchForStuck, type ProcessState } from './stuck.js';
-import { after, type Clock, type ProbeTcp, type SpawnSsh, type SshExit, type SshProcess } from './world.js';
+import { watchForStuck } from './stuck.js';
+import type { SshCommand, TunnelDeps } from './tunnel-deps.js';
+import { after, type SshExit, type SshProcess } from './world.js';
 
 /** Time allowed on top of ConnectTimeout for authentication and the forwards to be confirmed. */
 export const HANDSHAKE_GRACE_MS = 20_000;
 
-/** The outside world a Tunnel acts on; everything it knows of the tunnel itself is in its spec. */
-export interface TunnelDeps {
-  clock: Clock;
-  spawnSsh: SpawnSsh;
-  probeTcp: ProbeTcp;
-  /** Connects to a Unix socket a local forward listens on; absent → such forwards count as up when ssh says so. */
-  probeUnix?: (path: string, timeoutMs: number) => Promise<boolean>;
-  /** The check of spec.monitor (autossh's -M): resolves false when no answer came back through the tunnel. */
-  probeMonitor?: () => Promise<boolean>;
-  random: () => number;
-  /** Limits concurrent handshakes per server; absent → no limit. */
-  gate?: HandshakeGate;
-  /** What the process knows of this tunnel's server, shared with its other tunnels there; absent → its own. */
-  watch?: ServerWatch;
-  /**
-   * Aborts this machine's orphaned connections to address:port (adapters/orphan-connections.ts),
-   * so the server drops a dead session that still holds our -R ports; absent → not possible here.
-   */
-  abortOrphans?: (address: string, port: number) => void;
-  /** ssh's process state ('S', 'T'…): a stopped ssh is replaced (stuck.ts); absent → not watched. */
-  processState?: ProcessState;
-}
-
-/** What ssh runs with: its arguments and the context of its fix texts, both from the spec and its prepared files. */
-export interface SshCommand {
-  args: string[];
-  hints: HintContext;
-  /** The socket path of ssh's first local forward, which no peer can know (see readiness.ts). */
-  readyMarker?: string;
-}
+export type { SshCommand, TunnelDeps } from './tunnel-deps.js';
 
 export class Tunnel {
   readonly name: string;
