@@ -18,24 +18,50 @@ export function knownHostsHas(text: string, hostPattern: string): boolean {
   return hostPattern.split(',').every((p) => lineHosts.some((hosts) => hosts.has(p)));
 }
 
-export function guardTrustOnFirstUse(tunnel: Tunnel, knownHostsFile: string, onRefused: (message: string) => void): () => void {
+/**
+ * `expected`: the known_hosts patterns this tunnel's ssh may add (the server's, its jump hosts'),
+ * as ssh writes them ("host" on port 22, "[host]:port" otherwise).
+ *
+ * The line is only read back once the tunnel is up. Before the host key is verified, whoever
+ * answers can put any line on ssh's stderr (issue 11): a forged "Permanently added" for a
+ * pattern nobody wrote must not stop a tunnel for good. Once up, ssh has authenticated to the
+ * key it accepted, and a genuine first use has written that key (or failed to: the case this
+ * guards). The next connection, the one that would accept any key, is never made.
+ */
+export function guardTrustOnFirstUse(tunnel: Tunnel, knownHostsFile: string, expected: string[], onRefused: (message: string) => void): () => void {
+  const ours = new Set(expected.map((p) => p.toLowerCase()));
+  let added: string[] = [];
   return tunnel.events.on((e) => {
-    if (e.type !== 'ssh') return;
-    const progress = parseSshLine(e.line).progress;
-    if (progress?.type !== 'host_key_added') return;
-    let why: string | undefined;
-    try {
-      if (!knownHostsHas(readBoundedText(knownHostsFile, MAX_KNOWN_HOSTS_BYTES), progress.hostPattern)) why = 'the key is not in it (is the disk full?)';
-    } catch (err) {
-      why = `it cannot be read back (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    if (e.type === 'state' && e.to === 'connecting' && e.from !== 'connecting') added = [];
+    if (e.type === 'ssh') {
+      const progress = parseSshLine(e.line).progress;
+      if (progress?.type === 'host_key_added' && ours.has(progress.hostPattern.split(',')[0]!.toLowerCase())) added.push(progress.hostPattern);
+      return;
     }
-    if (why === undefined) return;
-    // Synchronously, while ssh is still authenticating: no forward comes up unpinned.
-    void tunnel.stop();
-    onRefused(
-      `the server's host key for ${progress.hostPattern} could not be saved in ${knownHostsFile}: ${why}. ` +
-        'The tunnel is stopped: without a saved key, a different key would be accepted on the next connection. ' +
-        'Free space there (or point AUTOTUNNEL_STATE_DIR at a writable volume), or pin the key (SSH_HOST_KEY, SSH_KNOWN_HOSTS_FILE, or host_key / known_hosts_file in a config file), then restart autotunnel',
-    );
+    if (e.type !== 'state' || e.to !== 'up') return;
+    const patterns = added;
+    added = [];
+    for (const hostPattern of patterns) {
+      let why: string | undefined;
+      try {
+        if (!knownHostsHas(readBoundedText(knownHostsFile, MAX_KNOWN_HOSTS_BYTES), hostPattern)) why = 'the key is not in it (is the disk full?)';
+      } catch (err) {
+        why = `it cannot be read back (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+      }
+      if (why === undefined) continue;
+      // Synchronously, as the tunnel comes up: no further connection is made without a saved key.
+      void tunnel.stop();
+      onRefused(
+        `the server's host key for ${hostPattern} could not be saved in ${knownHostsFile}: ${why}. ` +
+          'The tunnel is stopped: without a saved key, a different key would be accepted on the next connection. ' +
+          'Free space there (or point AUTOTUNNEL_STATE_DIR at a writable volume), or pin the key (SSH_HOST_KEY, SSH_KNOWN_HOSTS_FILE, or host_key / known_hosts_file in a config file), then restart autotunnel',
+      );
+      return;
+    }
   });
+}
+
+/** The known_hosts pattern ssh writes for host:port. */
+export function knownHostsPattern(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
 }

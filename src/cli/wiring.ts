@@ -6,7 +6,8 @@ import { probeTcp, probeUnix } from '../adapters/tcp-probe.js';
 import { prepareSshFiles, unlinkFirst, withJumpConfig } from '../adapters/ssh-files.js';
 import { spawnAfter } from '../adapters/prepared-spawn.js';
 import type { StaleListenerCure } from '../adapters/orphan-connections.js';
-import { guardTrustOnFirstUse } from '../adapters/tofu-guard.js';
+import { guardTrustOnFirstUse, knownHostsPattern } from '../adapters/tofu-guard.js';
+import { jumpHostsOf } from '../ssh/jump.js';
 import { prepareTunnelAuth, specForFiles } from '../adapters/tunnel-auth.js';
 import { watchGatewayPorts } from '../supervisor/gateway-ports.js';
 import { buildSshArgs, formatCommand } from '../ssh/argv.js';
@@ -112,7 +113,7 @@ export function buildTunnel(spec: TunnelSpec, opts: BuildOptions): Supervised & 
   });
   const unguard =
     spec.server.hostKey.mode === 'trust-on-first-use'
-      ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, (m) => opts.logger.log('error', m, { tunnel: spec.name }))
+      ? guardTrustOnFirstUse(tunnel, prepared.files.knownHostsFile, [spec.server, ...jumpHostsOf(spec)].map((h) => knownHostsPattern(h.host, h.port)), (m) => opts.logger.log('error', m, { tunnel: spec.name }))
       : () => {};
   if (!spec.ssh.proxied) watchGatewayPorts(tunnel, spec, probeTcp, (m, fields) => opts.logger.log('warn', m, { tunnel: spec.name, ...fields }));
   return {

@@ -57,4 +57,30 @@ describe('lines forged by the peer before the host key is verified', () => {
       }
     });
   }
+
+  it('a forged "Permanently added" line does not stop a tunnel that trusts on first use for good', async () => {
+    // The lie names a host pattern this tunnel would never write, so the read-back finds nothing.
+    const liar = await startForgingServer(["Warning: Permanently added 'elsewhere.example' (ED25519) to the list of known hosts."], 1_000);
+    try {
+      const r = bed.run({
+        SSH_REMOTE_HOST: '127.0.0.1',
+        SSH_REMOTE_PORT: String(liar.port),
+        SSH_REMOTE_USER: 'nobody',
+        SSH_MODE: '-L',
+        SSH_TUNNEL_PORT: String(await freePort()),
+        SSH_TARGET_PORT: '9',
+        SSH_KNOWN_HOSTS_FILE: undefined,
+        AUTOTUNNEL_LOG_FORMAT: 'json',
+        SSH_AUTH_SOCK: undefined,
+      });
+      await waitForLog(r.cli, { state: 'backoff' }, 15_000);
+      await sleep(2_000);
+      const states = logLines(r.cli).map((l) => l.state).filter(Boolean);
+      assert.ok(!states.includes('stopped') && !states.includes('stopping'), `the forged line stopped the tunnel:\n${r.cli.output().slice(-3000)}`);
+      await assert.rejects(r.cli.exited(100), 'autotunnel still runs');
+    } finally {
+      await liar.close();
+    }
+  });
 });
+

@@ -48,7 +48,7 @@ function assertNoStackTrace(output: string): void {
 }
 
 describe('item 1: trust on first use on a full state directory', () => {
-  it('the key that never reached the disk stops the tunnel; a server with another key is then refused', async () => {
+  it('the key that never reached the disk stops the tunnel once up; a server with another key is then refused', async () => {
     const own = await bed.sshd();
     const full = mkdtempSync(join(tmpdir(), 'autotunnel-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', full]);
@@ -67,7 +67,9 @@ describe('item 1: trust on first use on a full state directory', () => {
       await own.restart();
       r.cli.signal('SIGUSR1');
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      assert.equal(r.cli.output().includes('"state":"up"'), false, 'never up, before or after the server key changed');
+      // The first session may come up, on the key ssh just accepted: the read-back happens then,
+      // since a "Permanently added" line before that could be the peer's (see tofu-guard.ts).
+      assert.equal(r.cli.output().slice(mark).includes('"state":"up"'), false, 'never up again after the server key changed');
       assert.equal(logLines(r.cli, mark).some((l) => l.state === 'connecting'), false, 'no further connection trusts whatever key answers');
       assert.deepEqual(sshClientsFor(own.port), []);
     } finally {
