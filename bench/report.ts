@@ -53,9 +53,9 @@ export function describeRow(row: string): RowSpec {
 function describeBody(row: string): Omit<RowSpec, 'server'> {
   const [head = '', mode = '', variant = ''] = row.split('|');
   const [scenario = '', param = ''] = head.split(':');
-  const env = variant === 'ka10x3' ? '10 s × 3' : variant === 'defaults' ? 'defaults' : '';
+  const env = variant === 'ka10x3' ? '10 s × 3' : variant === 'rto1s' ? 'defaults; tcp_rto_max_ms=1000, no CAP_NET_ADMIN' : variant === 'defaults' ? 'defaults' : '';
   const modeOrder = mode === '-R' ? 1 : 0;
-  const envOrder = variant === 'ka10x3' ? 1 : 0;
+  const envOrder = variant === 'ka10x3' ? 1 : variant === 'rto1s' ? 2 : 0;
   const back = (text: string, max: number): MetricSpec => ({ key: 'back', label: 'back (round trip OK)', unit: 'ms', nullText: 'never', target: { max, text } });
   const order = (n: number, sub = 0) => n * 1000 + sub * 10 + envOrder * 2 + modeOrder;
   switch (scenario) {
@@ -315,9 +315,10 @@ export function renderSection(samples: Sample[], meta: RunMeta, repo: string): s
     for (const metric of spec.metrics) {
       const at = cellsFor(samples, row, 'autotunnel', metric);
       let as = cellsFor(samples, row, 'autossh', metric);
-      if (!as.median && row.endsWith('|ka10x3')) {
-        // jnovack's defaults are 10 s × 3: setting them gives autossh the identical command.
-        const same = cellsFor(samples, row.replace(/\|ka10x3$/, '|defaults'), 'autossh', metric);
+      if (!as.median && /\|(ka10x3|rto1s)(@[\d.]+)?$/.test(row)) {
+        // jnovack's defaults are 10 s × 3: setting them gives autossh the identical command. The
+        // rto1s rows change autotunnel's machine only: autossh's defaults row is its comparison.
+        const same = cellsFor(samples, row.replace(/\|(ka10x3|rto1s)(@[\d.]+)?$/, '|defaults$2'), 'autossh', metric);
         if (same.median) {
           as = { ...same, median: `${same.median} †`, max: same.max ? `${same.max} †` : '' };
           usedDagger = true;

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const netns = namespacesAvailable();
   const startedAt = new Date();
   const t0 = Date.now();
-  const { parallel, exclusive, fleet } = buildJobs({ full: args.full, runs: args.runs, ...(args.servers ? { servers: args.servers } : {}) });
+  const { parallel, exclusive, fleet } = buildJobs({ full: args.full, runs: args.runs, netns, ...(args.servers ? { servers: args.servers } : {}) });
   const keep = (j: Job) => !args.only || args.only.test(rowId(j));
   const par = parallel.filter(keep).map((job) => ({ job, estimateMs: estimateMs(job) }));
   const exc = exclusive.filter(keep).map((job) => ({ job, estimateMs: estimateMs(job) }));

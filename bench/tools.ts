@@ -232,12 +232,14 @@ function sshUnder(pid: number | undefined): number[] {
 
 // ── autotunnel ────────────────────────────────────────────────────────────
 
-export function startAutotunnel(vars: Env, opts: { stateDir: string; args?: string[] }): ToolRun {
+export function startAutotunnel(vars: Env, opts: { stateDir: string; args?: string[]; dropNetAdmin?: boolean }): ToolRun {
   const env: Env = { ...baseEnv(), ...vars, AUTOTUNNEL_LOG_FORMAT: 'json', AUTOTUNNEL_STATE_DIR: opts.stateDir };
   // BENCH_AUTOTUNNEL_NODE_FLAGS: extra node flags for autotunnel only (to try V8 settings; see run.ts).
   // Measure what ships: the flags of bin/autotunnel.js's shebang, unless the environment says otherwise.
   const nodeFlags = (process.env.BENCH_AUTOTUNNEL_NODE_FLAGS ?? shebangFlags()).split(/\s+/).filter(Boolean);
-  const [cmd, args] = withPdeathsig(process.execPath, [...nodeFlags, AUTOTUNNEL_BIN, ...(opts.args ?? [])]);
+  // dropNetAdmin: root without CAP_NET_ADMIN (out of the bounding set, so no exec regains it).
+  const capDrop = opts.dropNetAdmin && SETPRIV ? [SETPRIV, '--bounding-set', '-net_admin', '--inh-caps', '-net_admin', '--'] : [];
+  const [cmd, args] = withPdeathsig(capDrop[0] ?? process.execPath, [...capDrop.slice(1), ...(capDrop.length ? [process.execPath] : []), ...nodeFlags, AUTOTUNNEL_BIN, ...(opts.args ?? [])]);
   const child = track(spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const out = new OutputTail();
   const events: ToolEvent[] = [];

@@ -5,11 +5,14 @@
  * machine tells it the connection is gone. The ssh that held it has exited, but its socket lives
  * on in the kernel as an orphan (FIN-WAIT-1: our FIN queued behind unacknowledged keepalives),
  * retransmitting on TCP's backoff: after a 15 s outage the next try can be 7–9 s after the link
- * returns (bench/RESULTS.md), after a long one up to two minutes. Two cures, measured:
- * - abort the orphan once the link is back (SOCK_DESTROY, what `ss -K` does; needs CAP_NET_ADMIN):
- *   the kernel sends a RST, the server drops the session at once;
- * - cap TCP's retransmission backoff (`net.ipv4.tcp_rto_max_ms`, Linux ≥ 6.15, per network
- *   namespace): the orphan's next try comes within that cap.
+ * returns (bench/RESULTS.md), after a long one up to two minutes. The cure: abort the orphan once
+ * the link is back (SOCK_DESTROY, what `ss -K` does; needs CAP_NET_ADMIN): the kernel sends a
+ * RST, the server drops the session at once (0.1–0.3 s after the link returns, bench).
+ *
+ * Capping TCP's backoff (net.ipv4.tcp_rto_max_ms=1000) looked like a cure for the non-root image
+ * and is not one: measured, the port was freed 6.3 s after the link returned, as without it (the
+ * orphan, retrying every second, spends its retries during the outage and dies before the link
+ * is back). Without the capability, only the server can bound it (ClientAliveInterval).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,21 +21,14 @@ import { readFileSync } from 'node:fs';
 const ORPHAN_STATES = ['fin-wait-1', 'closing', 'last-ack'];
 const SS_TIMEOUT_MS = 2_000;
 const CAP_NET_ADMIN = 12;
-/** A cap this low makes the orphan's next try come soon enough to matter. */
-const RTO_MAX_USEFUL_MS = 2_000;
 
 export type AbortOrphans = (address: string, port: number) => void;
 
-export type StaleListenerCure =
-  | { kind: 'abort'; abort: AbortOrphans; says: string }
-  | { kind: 'rto-cap'; says: string }
-  | { kind: 'none'; says: string };
+export type StaleListenerCure = { kind: 'abort'; abort: AbortOrphans; says: string } | { kind: 'none'; says: string };
 
 export interface CureFacts {
   /** The effective capability mask (CapEff in /proc/self/status), when readable. */
   capEff?: bigint;
-  /** net.ipv4.tcp_rto_max_ms, when the kernel has it. */
-  rtoMaxMs?: number;
   /** Path of iproute2's ss, when installed. */
   ss?: string;
   /** Whether this process runs as root (only root gets a container's added capabilities). */
@@ -50,17 +46,13 @@ export function staleListenerCure(facts: CureFacts, run: (file: string, args: st
       says: 'after a network outage, a -R port the server still holds for the dead session is freed as soon as the link returns (CAP_NET_ADMIN: the dead connection is aborted)',
     };
   }
-  const sysctl = 'set net.ipv4.tcp_rto_max_ms=1000 (Linux ≥ 6.15, per network namespace; compose: sysctls: {net.ipv4.tcp_rto_max_ms: 1000}; docker run --sysctl net.ipv4.tcp_rto_max_ms=1000)';
   // A capability given to a container reaches root only: a non-root user's processes start
   // with no effective capabilities, whatever cap_add says.
   const how = facts.root
-    ? `${sysctl}, or give autotunnel CAP_NET_ADMIN (compose: cap_add: [NET_ADMIN]) with iproute2's ss installed, or set ClientAliveInterval on the server`
-    : `${sysctl}, or set ClientAliveInterval on the server`;
-  if (facts.rtoMaxMs !== undefined && facts.rtoMaxMs <= RTO_MAX_USEFUL_MS) {
-    return { kind: 'rto-cap', says: `after a network outage, a -R port the server still holds for the dead session is freed within about ${facts.rtoMaxMs} ms of the link returning (net.ipv4.tcp_rto_max_ms=${facts.rtoMaxMs})` };
-  }
+    ? "give autotunnel CAP_NET_ADMIN (compose: cap_add: [NET_ADMIN]) with iproute2's ss installed, or set ClientAliveInterval on the server (autotunnel server-setup prints it)"
+    : 'set ClientAliveInterval on the server (autotunnel server-setup prints it), or run autotunnel as root with CAP_NET_ADMIN and iproute2\'s ss';
   const missing = netAdmin ? "iproute2's ss is not installed" : 'no CAP_NET_ADMIN';
-  return { kind: 'none', says: `after a network outage, a -R port the server still holds for the dead session is freed only when the server notices (seconds to minutes; ${missing}): to free it at once, ${how}` };
+  return { kind: 'none', says: `after a network outage, a -R port the server still holds for the dead session is freed only when the server notices (seconds to minutes; ${missing}): to free it sooner, ${how}` };
 }
 
 /** The facts of this process, read from /proc and PATH. */
@@ -71,12 +63,6 @@ export function readCureFacts(ssPath: string | undefined): CureFacts {
     if (m) facts.capEff = BigInt(`0x${m[1]}`);
   } catch {
     // not Linux, or /proc not mounted: no capability known
-  }
-  try {
-    const v = Number(readFileSync('/proc/sys/net/ipv4/tcp_rto_max_ms', 'utf8').trim());
-    if (Number.isFinite(v)) facts.rtoMaxMs = v;
-  } catch {
-    // kernel older than 6.15
   }
   if (ssPath) facts.ss = ssPath;
   facts.root = process.getuid?.() === 0;

@@ -20,21 +20,15 @@ describe('staleListenerCure', () => {
     assert.match(cure.says, /freed as soon as the link returns/);
   });
 
-  it('a low tcp_rto_max_ms is the next best', () => {
-    const cure = staleListenerCure({ capEff: 0n, rtoMaxMs: 1000, ss: '/usr/bin/ss' });
-    assert.equal(cure.kind, 'rto-cap');
-    assert.match(cure.says, /within about 1000 ms .*tcp_rto_max_ms=1000/);
-  });
-
   it('otherwise it says how to enable either, naming what is missing', () => {
-    const none = staleListenerCure({ capEff: 0n, rtoMaxMs: 120_000, ss: '/usr/bin/ss', root: true });
+    const none = staleListenerCure({ capEff: 0n, ss: '/usr/bin/ss', root: true });
     assert.equal(none.kind, 'none');
     assert.match(none.says, /no CAP_NET_ADMIN/);
     assert.match(none.says, /cap_add: \[NET_ADMIN\]/);
-    assert.match(none.says, /sysctls: \{net\.ipv4\.tcp_rto_max_ms: 1000\}/);
-    const nonRoot = staleListenerCure({ capEff: 0n, rtoMaxMs: 120_000, ss: '/usr/bin/ss', root: false });
+    assert.match(none.says, /ClientAliveInterval/);
+    const nonRoot = staleListenerCure({ capEff: 0n, ss: '/usr/bin/ss', root: false });
     assert.doesNotMatch(nonRoot.says, /cap_add/, 'a non-root user gets no added capability: not offered');
-    assert.match(nonRoot.says, /tcp_rto_max_ms=1000/);
+    assert.match(nonRoot.says, /ClientAliveInterval.*server-setup/);
     const noSs = staleListenerCure({ capEff: NET_ADMIN });
     assert.equal(noSs.kind, 'none');
     assert.match(noSs.says, /ss is not installed/);
