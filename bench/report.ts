@@ -122,7 +122,8 @@ function describeBody(row: string): Omit<RowSpec, 'server'> {
       const n = Number(param);
       return {
         order: order(11, n),
-        scenario: `${n} idle tunnel${n > 1 ? 's' : ''}`,
+        // Many tunnels run from a config file; autotunnel's has notify: (2 receivers) and control: too.
+        scenario: n > 1 ? `${n} idle tunnels (autotunnel: notifications and control configured)` : '1 idle tunnel',
         mode: '-L',
         env: 'defaults',
         metrics: [

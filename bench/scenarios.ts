@@ -9,7 +9,8 @@
  * (black-hole). "Noticed" is the moment the ssh that carried the tunnel exited.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -254,8 +255,11 @@ export class Stage {
     return run;
   }
 
-  async startAutotunnelConfig(forwards: Array<{ local: number; target: number }>): Promise<ToolRun> {
+  /** `operate`: with two webhook receivers and a control token configured (the footprint rows). */
+  async startAutotunnelConfig(forwards: Array<{ local: number; target: number }>, opts: { operate?: boolean } = {}): Promise<ToolRun> {
     const yaml = join(this.dir, 'tunnels.yaml');
+    const tokenFile = join(this.dir, 'control-token');
+    if (opts.operate) await writeFile(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
     await writeTunnelsYaml(
       yaml,
       forwards.map((f, i) => ({
@@ -267,6 +271,8 @@ export class Stage {
         local: `127.0.0.1:${f.local}`,
         to: `127.0.0.1:${f.target}`,
       })),
+      // Receivers nobody calls while the tunnels stay up: what is measured is their cost at rest.
+      opts.operate ? { notifyUrls: [`http://127.0.0.1:${this.echo.port}/hook`, `http://127.0.0.1:${this.echo.port}/slack`], controlTokenFile: tokenFile } : undefined,
     );
     const run = startAutotunnel({}, { stateDir: await mkdtemp(join(this.dir, 'state-')), args: ['run', '-c', yaml] });
     this.tools.push(run);
@@ -630,9 +636,10 @@ async function scale(job: ScaleJob, { log }: JobContext): Promise<Sample[]> {
   try {
     const ports = await distinctFreePorts(job.tunnels);
     const startedAt = now();
+    // With notifications and control configured: the 60 MB budget holds for a fully set-up file.
     const tool =
       job.tool === 'autotunnel'
-        ? await stage.startAutotunnelConfig(ports.map((p) => ({ local: p, target: stage.echo.port })))
+        ? await stage.startAutotunnelConfig(ports.map((p) => ({ local: p, target: stage.echo.port })), { operate: true })
         : await stage.startTool('autossh', ports.map((p) => stage.vars('-L', p, 'defaults')));
     const up = await waitAllUp(ports, { timeoutMs: job.limitMs, everyMs: 250, concurrency: 50 });
     const times = [...up.values()];

@@ -293,10 +293,24 @@ export interface YamlTunnel {
   to: string;
 }
 
+/**
+ * What a user with many tunnels configures beside them (issue 14): webhook receivers and the
+ * control token, so that the 100-tunnel footprint is measured with them.
+ */
+export interface YamlOperate {
+  notifyUrls: string[];
+  controlTokenFile: string;
+}
+
 /** The config-mode file (contract: tunnels[].server{host,port,user,key_file,known_hosts_file}, forwards[]{local,to}). */
-export async function writeTunnelsYaml(path: string, tunnels: YamlTunnel[]): Promise<void> {
+export async function writeTunnelsYaml(path: string, tunnels: YamlTunnel[], operate?: YamlOperate): Promise<void> {
   const q = (s: string) => JSON.stringify(s);
-  const lines = ['tunnels:'];
+  const lines: string[] = [];
+  if (operate) {
+    lines.push('notify:', ...operate.notifyUrls.flatMap((u, i) => [`  - url: ${q(u)}`, `    format: ${i % 2 ? 'slack' : 'json'}`]));
+    lines.push('control:', `  token_file: ${q(operate.controlTokenFile)}`);
+  }
+  lines.push('tunnels:');
   for (const t of tunnels) {
     lines.push(
       `  - name: ${q(t.name)}`,
