@@ -5,7 +5,8 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { socketAnswers } from './tcp-probe.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TunnelSpec } from '../config/spec.js';
@@ -106,31 +107,15 @@ export async function removeOrphanedRuntimeDirs(base: string): Promise<void> {
     try {
       const st = statSync(path);
       if (st.uid !== process.getuid?.()) return;
-      const alive = await answers(join(path, ALIVE));
+      const answer = await socketAnswers(join(path, ALIVE), BEACON_TIMEOUT_MS);
       // No beacon: an older version's directory (judged by its pid, in this namespace), or one
       // being made this very moment (left alone while young).
-      const orphan = alive === undefined ? Date.now() - st.mtimeMs > NO_BEACON_GRACE_MS && !processExists(Number(m[1])) : !alive;
+      const orphan = answer === 'absent' ? Date.now() - st.mtimeMs > NO_BEACON_GRACE_MS && !processExists(Number(m[1])) : answer === 'refused';
       if (orphan) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone already, or not ours
     }
   }));
-}
-
-/** true: someone listens; false: the socket is there but nobody listens (its maker died); undefined: no socket. */
-function answers(socketPath: string): Promise<boolean | undefined> {
-  return new Promise((resolve) => {
-    const c = connect(socketPath);
-    const done = (v: boolean | undefined) => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(v);
-    };
-    // A listener too busy to accept is alive.
-    const timer = setTimeout(() => done(true), BEACON_TIMEOUT_MS);
-    c.once('connect', () => done(true));
-    c.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? false : e.code === 'ENOENT' ? undefined : true));
-  });
 }
 
 function processExists(pid: number): boolean {

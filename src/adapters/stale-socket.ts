@@ -6,7 +6,7 @@
  * uid) and nothing accepts a connection on it: a dead socket refuses at once (ECONNREFUSED).
  */
 import { lstatSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { socketAnswers } from './tcp-probe.js';
 
 export type SocketPathState = 'absent' | 'removed' | 'in-use' | 'not-a-socket' | 'not-ours';
 
@@ -23,18 +23,8 @@ export async function removeStaleSocket(path: string, myUid = process.getuid?.()
     return 'absent';
   }
   if (myUid !== undefined && uid !== myUid) return 'not-ours';
-  const answer = await new Promise<'accepts' | 'refused' | 'gone' | 'unknown'>((resolve) => {
-    const socket = connect({ path });
-    const done = (r: 'accepts' | 'refused' | 'gone' | 'unknown') => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done('unknown'), CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => done('accepts'));
-    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ENOENT' ? 'gone' : 'unknown'));
-  });
-  if (answer === 'gone') return 'absent';
+  const answer = await socketAnswers(path, CONNECT_TIMEOUT_MS);
+  if (answer === 'absent') return 'absent';
   if (answer !== 'refused') return 'in-use';
   try {
     unlinkSync(path);

@@ -16,6 +16,25 @@ function probe(target: { host: string; port: number } | { path: string }, timeou
 }
 
 /**
+ * Whether anyone listens on a Unix socket: accepts, refused (the file is there and its listener
+ * is gone: a dead socket refuses at once), absent, or unknown (neither within `timeoutMs`: a
+ * listener too busy to accept, taken as alive).
+ */
+export function socketAnswers(path: string, timeoutMs: number): Promise<'accepts' | 'refused' | 'absent' | 'unknown'> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    const done = (r: 'accepts' | 'refused' | 'absent' | 'unknown') => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('unknown'), timeoutMs);
+    socket.once('connect', () => done('accepts'));
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ENOENT' ? 'absent' : 'unknown'));
+  });
+}
+
+/**
  * Ends a short-lived client socket exactly once: with the value passed to the returned
  * function, with false on an error, or with false after `timeoutMs`; the socket is destroyed.
  */

@@ -35,14 +35,14 @@ export class ForwardReadiness {
   private localProbeAsked = false;
 
   /** False until ssh names the ready marker (true without one). */
-  private trusted_: boolean;
+  private markerSeen: boolean;
 
   /**
    * `extraRemoteForwards`: the user's extra ssh options add -R forwards we cannot count.
    * `readyMarker`: the socket path of ssh's first local forward, which no peer can know.
    */
   constructor(forwards: Forward[], private readonly extraRemoteForwards: boolean, private readonly readyMarker?: string) {
-    this.trusted_ = readyMarker === undefined;
+    this.markerSeen = readyMarker === undefined;
     this.localForwards = forwards.filter((f) => f.kind !== 'remote');
     const remote = forwards.filter((f) => f.kind === 'remote');
     this.remoteCount = remote.length;
@@ -52,10 +52,10 @@ export class ForwardReadiness {
 
   observe(p: SshProgress): ReadinessStep {
     if (p.type === 'local_listening_path' && p.path === this.readyMarker) {
-      this.trusted_ = true;
+      this.markerSeen = true;
       return this.step();
     }
-    if (!this.trusted_) return 'waiting';
+    if (!this.markerSeen) return 'waiting';
     switch (p.type) {
       case 'local_listening':
         this.listening.add(p.port);
@@ -83,7 +83,7 @@ export class ForwardReadiness {
 
   /** Whether ssh's lines are its own yet (see the ready marker). */
   get trusted(): boolean {
-    return this.trusted_;
+    return this.markerSeen;
   }
 
   /** The Tunnel's probe found every local listener accepting. */

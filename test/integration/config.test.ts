@@ -11,7 +11,7 @@ import { TestSshd, freePort } from '../harness/sshd.js';
 import { HeldConnection, roundTrip, startEchoServer, waitFor, type EchoServer } from '../harness/echo.js';
 import { FaultProxy } from '../harness/faultproxy.js';
 import { CliProcess, killAllCli } from '../harness/cli.js';
-import { BIN, freePorts, logLines, startAutotunnel, waitForLog, type TunnelRun } from './helpers.js';
+import { BIN, freePorts, logLines, startAutotunnel, waitForLog, type TunnelRun, serverYaml } from './helpers.js';
 
 const UP_TIMEOUT_MS = 15_000;
 
@@ -42,12 +42,7 @@ function run(args: string[], env: Record<string, string | undefined> = {}): Tunn
 function tunnelsYaml(tunnels: Array<{ name: string; port: number }>): string {
   return [
     'defaults:',
-    '  server:',
-    `    host: 127.0.0.1`,
-    `    port: ${server.port}`,
-    `    user: ${server.user}`,
-    `    key_file: ${server.clientKeyPath}`,
-    `    known_hosts_file: ${server.knownHostsPath}`,
+    ...serverYaml(server, '  '),
     'tunnels:',
     ...tunnels.flatMap((t) => [`  - name: ${t.name}`, '    forwards:', `      - local: 127.0.0.1:${t.port}`, `        to: 127.0.0.1:${echo.port}`]),
   ].join('\n') + '\n';

@@ -149,3 +149,20 @@ export async function freePorts(n: number): Promise<number[]> {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
+
+/**
+ * The `server:` block of a tunnels file for this sshd, its lines indented by `indent` (the
+ * keyword) and two more (the fields); `key: false` leaves key_file for the tunnels to give.
+ */
+export function serverYaml(server: TestSshd, indent: string, opts: { key?: boolean } = {}): string[] {
+  const f = `${indent}  `;
+  return [
+    `${indent}server:`,
+    `${f}host: 127.0.0.1`,
+    `${f}port: ${server.port}`,
+    `${f}user: ${server.user}`,
+    ...(opts.key === false ? [] : [`${f}key_file: ${server.clientKeyPath}`]),
+    `${f}known_hosts_file: ${server.knownHostsPath}`,
+  ];
+}
+

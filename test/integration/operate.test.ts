@@ -16,7 +16,7 @@ import { waitFor } from '../harness/echo.js';
 import type { TestSshd } from '../harness/sshd.js';
 import { parseExposition } from '../unit/exposition.js';
 import type { ApiTunnel, ApiTunnels } from '../../src/observe/api.js';
-import { BIN, freePorts, logLines, testBed, waitForLog, type TunnelRun } from './helpers.js';
+import { BIN, freePorts, logLines, testBed, waitForLog, type TunnelRun, serverYaml } from './helpers.js';
 
 /** Generous bounds: they catch "never happens", not slowness. */
 const UP_TIMEOUT_MS = 15_000;
@@ -86,21 +86,13 @@ after(async () => {
   for (const r of receivers) await r.close();
 });
 
-function serverYaml(server: TestSshd): string[] {
-  return [
-    'defaults:',
-    '  server:',
-    '    host: 127.0.0.1',
-    `    port: ${server.port}`,
-    `    user: ${server.user}`,
-    `    key_file: ${server.clientKeyPath}`,
-    `    known_hosts_file: ${server.knownHostsPath}`,
-  ];
+function defaultsYaml(server: TestSshd): string[] {
+  return ['defaults:', ...serverYaml(server, '  ')];
 }
 
 /** A tunnels file with one tunnel: its own extra fields, one forward to a loopback target port. */
 function oneTunnel(server: TestSshd, name: string, fields: string[], listen: string, target: number): string[] {
-  return [...serverYaml(server), 'tunnels:', `  - name: ${name}`, ...fields.map((f) => `    ${f}`), '    forwards:', `      - ${listen}`, `        to: 127.0.0.1:${target}`];
+  return [...defaultsYaml(server), 'tunnels:', `  - name: ${name}`, ...fields.map((f) => `    ${f}`), '    forwards:', `      - ${listen}`, `        to: 127.0.0.1:${target}`];
 }
 
 function writeConfig(name: string, lines: string[]): string {
@@ -149,7 +141,7 @@ describe('notifications', () => {
     const urlFile = join(dir, 'slack-url');
     writeFileSync(urlFile, good.url('/slack/T000/B000/SECRET-IN-PATH') + '\n');
     const file = writeConfig('notify.yaml', [
-      ...serverYaml(server),
+      ...defaultsYaml(server),
       'notify:',
       `  - url: ${good.url('/json')}`,
       '    after: 2s',
@@ -275,7 +267,7 @@ describe('per-tunnel control', () => {
     const wrongFile = join(dir, 'wrong-token');
     writeFileSync(wrongFile, 'wrong\n');
     const yaml = (timeoutA: number) => [
-      ...serverYaml(server),
+      ...defaultsYaml(server),
       'control:',
       `  token_file: ${tokenFile}`,
       'tunnels:',
@@ -443,7 +435,7 @@ describe("the target's health", () => {
     const server = await bed.sshd();
     const [socks, target] = await freePorts(2);
     const file = writeConfig('target-d.yaml', [
-      ...serverYaml(server),
+      ...defaultsYaml(server),
       'tunnels:',
       '  - name: proxy',
       `    check: { tcp: true, every: 1s, target: "127.0.0.1:${target}" }`,
@@ -506,7 +498,7 @@ describe('the status page, with control on, in headless Chromium', () => {
     const tokenFile = join(dir, 'page-token');
     writeFileSync(tokenFile, token + '\n');
     const file = writeConfig('page.yaml', [
-      ...serverYaml(server),
+      ...defaultsYaml(server),
       `control: { token_file: ${tokenFile} }`,
       'tunnels:',
       '  - name: alpha',

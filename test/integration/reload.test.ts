@@ -13,7 +13,7 @@ import { freePort, type TestSshd } from '../harness/sshd.js';
 import { roundTrip, waitFor } from '../harness/echo.js';
 import { sshClientsFor } from '../harness/procs.js';
 import { CliProcess } from '../harness/cli.js';
-import { BIN, envFor, logLines, testBed, waitForLog } from './helpers.js';
+import { BIN, envFor, logLines, testBed, waitForLog, serverYaml } from './helpers.js';
 
 const UP_TIMEOUT_MS = 15_000;
 
@@ -49,11 +49,7 @@ function rotateKey(server: TestSshd, secret: string): string {
 function yaml(server: TestSshd, tunnels: Array<{ name: string; port: number; key: string }>): string {
   return [
     'defaults:',
-    '  server:',
-    '    host: 127.0.0.1',
-    `    port: ${server.port}`,
-    `    user: ${server.user}`,
-    `    known_hosts_file: ${server.knownHostsPath}`,
+    ...serverYaml(server, '  ', { key: false }),
     'tunnels:',
     ...tunnels.flatMap((t) => [`  - name: ${t.name}`, '    server:', `      key_file: ${t.key}`, '    forwards:', `      - local: 127.0.0.1:${t.port}`, `        to: 127.0.0.1:${bed.echo().port}`]),
   ].join('\n') + '\n';

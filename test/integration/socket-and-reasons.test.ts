@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type TestSshd } from '../harness/sshd.js';
 import { waitFor } from '../harness/echo.js';
-import { envFor, logLines, testBed, waitForLog } from './helpers.js';
+import { envFor, logLines, testBed, waitForLog, serverYaml } from './helpers.js';
 
 const UP_TIMEOUT_MS = 15_000;
 
@@ -46,12 +46,7 @@ function socketTunnelFile(server: TestSshd, socketPath: string): string {
     [
       'tunnels:',
       '  - name: sock',
-      '    server:',
-      '      host: 127.0.0.1',
-      `      port: ${server.port}`,
-      `      user: ${server.user}`,
-      `      key_file: ${server.clientKeyPath}`,
-      `      known_hosts_file: ${server.knownHostsPath}`,
+      ...serverYaml(server, '    '),
       '    forwards:',
       `      - local: ${socketPath}`,
       `        to: 127.0.0.1:${bed.echo().port}`,
